@@ -1,0 +1,35 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { ObservabilityModule } from '@obsnest/observability';
+import type { Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { ErrorFilter } from './http/errors.js';
+import { InfrastructureModule } from './infrastructure.module.js';
+import { accessLogger } from './logging/logger.js';
+import { UserEvents } from './realtime/user-events.js';
+import { UsersController } from './users/users.controller.js';
+import { UsersRepository } from './users/users.repository.js';
+import { UsersService } from './users/users.service.js';
+import { APP_VERSION } from './version.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: Config, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ObservabilityModule.forRoot({
+          metricsEnabled: config.METRICS_ENABLED,
+          appVersion: APP_VERSION,
+          metricsToken: config.METRICS_TOKEN,
+          managementPort: config.MANAGEMENT_PORT,
+          managementHost: config.MANAGEMENT_HOST,
+          onRequestFinished: accessLogger(logger.child({ component: 'http' })),
+        }),
+        InfrastructureModule.forRoot(config, logger),
+      ],
+      controllers: [UsersController],
+      providers: [UsersRepository, UsersService, UserEvents, { provide: APP_FILTER, useClass: ErrorFilter }],
+    };
+  }
+}

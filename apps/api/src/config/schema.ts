@@ -1,0 +1,340 @@
+import { z } from 'zod';
+
+/**
+ * The one definition of every environment variable: its category, whether it is required,
+ * its default, and its meaning. `loadConfig` validates with it, `.env.example` is generated from
+ * it, and the stack scripts read it, so a variable is added or renamed in exactly one place.
+ */
+
+export const CATEGORIES = ['App', 'Database', 'Queue', 'Mail', 'Monitoring', 'Security'] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+/**
+ * required: start-up fails without it. recommended: works without it, but production should set it.
+ * optional: a default or a fallback applies.
+ */
+export type Requirement = 'required' | 'optional' | 'recommended';
+
+/** Which process reads the variable: the API itself, the native stack runner, or docker compose. */
+export type Consumer = 'api' | 'stack' | 'compose';
+
+export interface VariableSpec {
+  readonly category: Category;
+  readonly requirement: Requirement;
+  readonly description: string;
+  readonly usedBy: readonly Consumer[];
+  /** Shown in .env.example; never the value of a secret. */
+  readonly example?: string;
+  /** Secrets are never logged nor echoed in error messages. */
+  readonly secret?: boolean;
+  /** For secrets: how to make one. */
+  readonly howToGenerate?: string;
+  readonly schema: z.ZodType;
+}
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const anyPort = () =>
+  z.coerce
+    .number({ error: 'expected a port number' })
+    .int({ error: 'expected a whole number' })
+    .min(1, { error: 'expected a port between 1 and 65535' })
+    .max(65535, { error: 'expected a port between 1 and 65535' });
+const port = (fallback: number) => anyPort().default(fallback);
+const optionalPort = () => anyPort().optional();
+
+const int = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: 'expected a number' })
+    .int({ error: 'expected a whole number' })
+    .min(min, { error: `expected at least ${min}` })
+    .max(max, { error: `expected at most ${max}` })
+    .default(fallback);
+
+const url = (protocols: readonly string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { error: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+    );
+
+const token = z.string().min(16, { error: 'expected at least 16 characters' });
+const GENERATE_TOKEN = 'openssl rand -hex 32';
+
+export const ENV = {
+  // App
+  NODE_ENV: {
+    category: 'App',
+    requirement: 'recommended',
+    description: 'development, test or production. production enforces the safety rules below.',
+    usedBy: ['api'],
+    example: 'development',
+    schema: z.enum(['development', 'test', 'production'], { error: 'expected development, test or production' }).default('development'),
+  },
+  HOST: {
+    category: 'App',
+    requirement: 'optional',
+    description: 'Interface the API listens on. 127.0.0.1 keeps it local; 0.0.0.0 in containers.',
+    usedBy: ['api', 'stack'],
+    schema: z.string().min(1).default('127.0.0.1'),
+  },
+  PORT: {
+    category: 'App',
+    requirement: 'optional',
+    description: 'HTTP port of the API (REST, Socket.IO, and /metrics unless MANAGEMENT_PORT is set).',
+    usedBy: ['api', 'stack', 'compose'],
+    schema: port(3000),
+  },
+  HTTP_ADAPTER: {
+    category: 'App',
+    requirement: 'optional',
+    description: 'HTTP server under NestJS: express or fastify.',
+    usedBy: ['api'],
+    schema: z.enum(['express', 'fastify'], { error: 'expected express or fastify' }).default('express'),
+  },
+  LOG_LEVEL: {
+    category: 'App',
+    requirement: 'optional',
+    description: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+    usedBy: ['api'],
+    schema: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected fatal, error, warn, info, debug, trace or silent' })
+      .default('info'),
+  },
+  SHUTDOWN_DRAIN_MS: {
+    category: 'App',
+    requirement: 'optional',
+    description: 'On SIGTERM, how long readiness reports 503 before the server stops accepting (lets load balancers notice). 5000 behind a load balancer.',
+    usedBy: ['api'],
+    schema: int(0, 0, 120_000),
+  },
+  SHUTDOWN_TIMEOUT_MS: {
+    category: 'App',
+    requirement: 'optional',
+    description: 'Longest wait for in-flight requests and running jobs on shutdown before exiting anyway.',
+    usedBy: ['api'],
+    schema: int(15_000, 1000, 600_000),
+  },
+  // Database
+  DATABASE_URL: {
+    category: 'Database',
+    requirement: 'recommended',
+    description: 'PostgreSQL connection URL. Unset: an embedded PGlite database under DATA_DIR (development only).',
+    usedBy: ['api'],
+    example: 'postgres://app:CHANGE_ME@127.0.0.1:5432/app',
+    secret: true,
+    howToGenerate: 'the password part: openssl rand -base64 24',
+    schema: url(['postgres:', 'postgresql:']).optional(),
+  },
+  DATA_DIR: {
+    category: 'Database',
+    requirement: 'optional',
+    description: 'Where the embedded database and the development mailbox (DATA_DIR/mail) are kept.',
+    usedBy: ['api'],
+    schema: z.string().min(1).default('./.data'),
+  },
+  DB_POOL_MAX: {
+    category: 'Database',
+    requirement: 'optional',
+    description: 'Maximum PostgreSQL connections of this instance.',
+    usedBy: ['api'],
+    schema: int(10, 1, 500),
+  },
+  DB_CONNECT_TIMEOUT_MS: {
+    category: 'Database',
+    requirement: 'optional',
+    description: 'Longest wait for a database connection; requests fail fast with 503 past it.',
+    usedBy: ['api'],
+    schema: int(2000, 100, 60_000),
+  },
+  POSTGRES_PASSWORD: {
+    category: 'Database',
+    requirement: 'optional',
+    description: 'Password of the postgres container (docker compose only; required there).',
+    usedBy: ['compose'],
+    secret: true,
+    howToGenerate: 'openssl rand -base64 24',
+    schema: z.string().optional(),
+  },
+  // Queue
+  REDIS_URL: {
+    category: 'Queue',
+    requirement: 'recommended',
+    description: 'Redis URL for the BullMQ email queue. Unset: an in-process queue (jobs do not survive a restart).',
+    usedBy: ['api', 'stack'],
+    example: 'redis://127.0.0.1:6379',
+    secret: true,
+    howToGenerate: 'if Redis has a password (redis://:PASSWORD@host:6379): openssl rand -hex 24',
+    schema: url(['redis:', 'rediss:']).optional(),
+  },
+  QUEUE_PREFIX: {
+    category: 'Queue',
+    requirement: 'optional',
+    description: 'Key prefix of the BullMQ queues in Redis (separates apps sharing one Redis).',
+    usedBy: ['api'],
+    schema: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, { error: 'expected letters, digits, :, _ or -' }).default('obsnest'),
+  },
+  QUEUE_CONCURRENCY: {
+    category: 'Queue',
+    requirement: 'optional',
+    description: 'Email jobs processed at once by this instance.',
+    usedBy: ['api'],
+    schema: int(5, 1, 100),
+  },
+  EMAIL_JOB_ATTEMPTS: {
+    category: 'Queue',
+    requirement: 'optional',
+    description: 'Attempts per email job before it counts as failed.',
+    usedBy: ['api'],
+    schema: int(3, 1, 20),
+  },
+  EMAIL_JOB_BACKOFF_MS: {
+    category: 'Queue',
+    requirement: 'optional',
+    description: 'First retry delay; doubles on each attempt (exponential backoff).',
+    usedBy: ['api'],
+    schema: int(1000, 0, 3_600_000),
+  },
+  // Mail
+  SMTP_URL: {
+    category: 'Mail',
+    requirement: 'recommended',
+    description: 'SMTP server, e.g. smtps://user:pass@smtp.example.com:465. Unset: messages are written to DATA_DIR/mail.',
+    usedBy: ['api'],
+    example: 'smtps://apikey:CHANGE_ME@smtp.example.com:465',
+    secret: true,
+    howToGenerate: 'from your mail provider (an SMTP or API-key credential)',
+    schema: url(['smtp:', 'smtps:']).optional(),
+  },
+  MAIL_FROM: {
+    category: 'Mail',
+    requirement: 'optional',
+    description: 'Sender of the welcome email.',
+    usedBy: ['api'],
+    schema: z.string().min(3).default('Observable API <no-reply@example.com>'),
+  },
+  // Monitoring
+  METRICS_ENABLED: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'false turns off all metrics instrumentation and /metrics (to measure its cost).',
+    usedBy: ['api'],
+    schema: bool(true),
+  },
+  METRICS_TOKEN: {
+    category: 'Monitoring',
+    requirement: 'recommended',
+    description: 'Bearer token that /metrics requires. In production set it or MANAGEMENT_PORT, or the API will not start.',
+    usedBy: ['api', 'stack', 'compose'],
+    secret: true,
+    howToGenerate: GENERATE_TOKEN,
+    schema: token.optional(),
+  },
+  MANAGEMENT_PORT: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Serve /metrics and /health/* on this port only, not on PORT (keep it internal).',
+    usedBy: ['api', 'stack'],
+    schema: optionalPort(),
+  },
+  MANAGEMENT_HOST: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Interface of the management port.',
+    usedBy: ['api'],
+    schema: z.string().min(1).default('127.0.0.1'),
+  },
+  PROMETHEUS_PORT: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Prometheus UI and API port on the host.',
+    usedBy: ['stack', 'compose'],
+    schema: port(9090),
+  },
+  PROMETHEUS_RETENTION: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'How long Prometheus keeps samples (e.g. 15d, 30d, 90d).',
+    usedBy: ['stack', 'compose'],
+    schema: z.string().regex(/^\d+[smhdwy]$/, { error: 'expected a duration such as 30d' }).default('30d'),
+  },
+  ALERTMANAGER_PORT: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Alertmanager UI and API port on the host.',
+    usedBy: ['stack', 'compose'],
+    schema: port(9093),
+  },
+  ALERT_WEBHOOK_URL: {
+    category: 'Monitoring',
+    requirement: 'recommended',
+    description: 'Where Alertmanager posts notifications (a chat bridge, an incident tool). Unset: a local sink that logs them.',
+    usedBy: ['stack', 'compose'],
+    secret: true,
+    howToGenerate: 'from the receiving service (Slack incoming webhook, PagerDuty, …)',
+    schema: url(['http:', 'https:']).optional(),
+  },
+  GRAFANA_PORT: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Grafana port on the host (docker compose).',
+    usedBy: ['compose'],
+    schema: port(3001),
+  },
+  GRAFANA_ADMIN_USER: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Grafana admin user name (docker compose).',
+    usedBy: ['compose'],
+    schema: z.string().min(1).default('admin'),
+  },
+  GRAFANA_ADMIN_PASSWORD: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Grafana admin password (docker compose; required there, no default).',
+    usedBy: ['compose'],
+    secret: true,
+    howToGenerate: 'openssl rand -base64 24',
+    schema: z.string().min(12, { error: 'expected at least 12 characters' }).optional(),
+  },
+  // Security
+  CORS_ORIGINS: {
+    category: 'Security',
+    requirement: 'optional',
+    description: 'Comma-separated origins allowed by CORS. Unset: CORS is off (no cross-origin browser access).',
+    usedBy: ['api'],
+    example: 'https://app.example.com',
+    schema: z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+  },
+  BODY_LIMIT_BYTES: {
+    category: 'Security',
+    requirement: 'optional',
+    description: 'Largest request body accepted; larger ones get 413.',
+    usedBy: ['api'],
+    schema: int(102_400, 1024, 50 * 1024 * 1024),
+  },
+  TRUST_PROXY: {
+    category: 'Security',
+    requirement: 'optional',
+    description: 'true when behind a reverse proxy that sets X-Forwarded-For.',
+    usedBy: ['api'],
+    schema: bool(false),
+  },
+} as const satisfies Record<string, VariableSpec>;
+
+export type EnvName = keyof typeof ENV;

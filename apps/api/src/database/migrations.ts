@@ -1,0 +1,41 @@
+import type { Database } from './database.js';
+
+/**
+ * Schema changes, in order, applied at start-up on PostgreSQL and PGlite alike. Append only:
+ * an applied migration is never edited, a new one is added.
+ */
+export const MIGRATIONS: readonly { id: string; statements: readonly string[] }[] = [
+  {
+    id: '001_users',
+    statements: [
+      `CREATE TABLE users (
+        id uuid PRIMARY KEY,
+        email text NOT NULL,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))',
+      'CREATE INDEX users_created_at_id_idx ON users (created_at, id)',
+    ],
+  },
+];
+
+/** Arbitrary constant: serialises migrations when several instances start at once. */
+const MIGRATION_LOCK = 7_314_220_001;
+
+export async function migrate(db: Database): Promise<string[]> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const done = new Set((await tx.query<{ id: string }>('SELECT id FROM schema_migrations')).map((r) => r.id));
+    const applied: string[] = [];
+    for (const migration of MIGRATIONS) {
+      if (done.has(migration.id)) continue;
+      // One statement per call: the extended query protocol (and PGlite) takes no batches.
+      for (const statement of migration.statements) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (id) VALUES ($1)', [migration.id]);
+      applied.push(migration.id);
+    }
+    return applied;
+  });
+}

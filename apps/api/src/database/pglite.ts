@@ -1,0 +1,40 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import type { Database } from './database.js';
+
+/**
+ * Embedded PostgreSQL (WASM) stored in a directory, so the API runs with no database server.
+ * It has one connection; the pool metrics report it as a pool of size 1 with queued callers as
+ * pending, which is what they are.
+ */
+export async function createPglite(dataDir: string): Promise<Database> {
+  const dir = resolve(dataDir, 'pglite');
+  await mkdir(dir, { recursive: true });
+  const db = await PGlite.create(dir);
+  let inFlight = 0;
+
+  const track = async <T>(work: () => Promise<T>): Promise<T> => {
+    inFlight++;
+    try {
+      return await work();
+    } finally {
+      inFlight--;
+    }
+  };
+
+  return {
+    kind: 'pglite',
+    query: (sql, params) => track(async () => (await db.query(sql, params as unknown[] | undefined)).rows as never[]),
+    transaction: (work) =>
+      track(() => db.transaction((tx) => work({ query: async (sql, params) => (await tx.query(sql, params as unknown[] | undefined)).rows as never[] }))),
+    async ping() {
+      await db.query('SELECT 1');
+    },
+    poolStats() {
+      const active = Math.min(inFlight, 1);
+      return { active, idle: 1 - active, pending: Math.max(inFlight - 1, 0), max: 1 };
+    },
+    close: () => db.close(),
+  };
+}

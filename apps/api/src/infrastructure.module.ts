@@ -1,0 +1,94 @@
+import { type DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
+import { AppMetrics, HealthRegistry } from '@obsnest/observability';
+import type { Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { DATABASE, type Database } from './database/database.js';
+import { migrate } from './database/migrations.js';
+import { createPglite } from './database/pglite.js';
+import { createPostgres } from './database/postgres.js';
+import { createDevTransport, createSmtpTransport, MAIL_TRANSPORT, type MailTransport } from './mail/mail-transport.js';
+import { welcomeEmailHandler } from './mail/welcome-email.js';
+import { createBullmqQueue } from './queue/bullmq-queue.js';
+import { EMAIL_QUEUE, EMAIL_QUEUE_NAME, type EmailQueue } from './queue/email-queue.js';
+import { createInProcessQueue } from './queue/in-process-queue.js';
+import { JobLifecycle } from './queue/job-lifecycle.js';
+
+export const LOGGER = Symbol('LOGGER');
+
+/** Wires the adapters into health and metrics, and closes them in order on shutdown. */
+@Injectable()
+class InfrastructureLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(EMAIL_QUEUE) private readonly queue: EmailQueue,
+    @Inject(MAIL_TRANSPORT) private readonly mail: MailTransport,
+    private readonly health: HealthRegistry,
+    @Optional() @Inject(AppMetrics) private readonly metrics?: AppMetrics,
+  ) {}
+
+  onModuleInit(): void {
+    this.health.addReadinessCheck('database', async () => {
+      await this.db.ping();
+      return { kind: this.db.kind };
+    });
+    this.health.addReadinessCheck('queue', async () => {
+      await this.queue.ping();
+      return { backend: this.queue.backend };
+    });
+    this.metrics?.setDbPoolSource(() => this.db.poolStats());
+    this.metrics?.setQueueDepthSource(EMAIL_QUEUE_NAME, () => this.queue.depth());
+  }
+
+  /** Jobs first (they may still write), then mail, then the database they depend on. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
+    this.mail.close();
+    await this.db.close();
+  }
+}
+
+/**
+ * The adapters behind the persistence, queue and mail ports, each chosen once from config:
+ * PostgreSQL or PGlite, BullMQ or in-process, SMTP or the development mailbox.
+ */
+@Global()
+@Module({})
+export class InfrastructureModule {
+  static forRoot(config: Config, logger: Logger): DynamicModule {
+    return {
+      module: InfrastructureModule,
+      providers: [
+        { provide: LOGGER, useValue: logger },
+        {
+          provide: DATABASE,
+          useFactory: async () => {
+            const db = config.DATABASE_URL
+              ? createPostgres({ url: config.DATABASE_URL, max: config.DB_POOL_MAX, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS }, logger)
+              : await createPglite(config.DATA_DIR);
+            const applied = await migrate(db);
+            logger.info({ database: db.kind, migrationsApplied: applied }, 'database ready');
+            return db;
+          },
+        },
+        {
+          provide: MAIL_TRANSPORT,
+          useFactory: () =>
+            config.SMTP_URL ? createSmtpTransport(config.SMTP_URL, config.MAIL_FROM) : createDevTransport(config.DATA_DIR, config.MAIL_FROM),
+        },
+        {
+          provide: EMAIL_QUEUE,
+          inject: [MAIL_TRANSPORT, { token: AppMetrics, optional: true }],
+          useFactory: (mail: MailTransport, metrics?: AppMetrics) => {
+            const lifecycle = new JobLifecycle(welcomeEmailHandler(mail), metrics, logger.child({ component: 'email-queue' }));
+            const settings = { attempts: config.EMAIL_JOB_ATTEMPTS, backoffMs: config.EMAIL_JOB_BACKOFF_MS, concurrency: config.QUEUE_CONCURRENCY };
+            return config.REDIS_URL
+              ? createBullmqQueue({ url: config.REDIS_URL, prefix: config.QUEUE_PREFIX }, settings, lifecycle, logger)
+              : createInProcessQueue(settings, lifecycle);
+          },
+        },
+        InfrastructureLifecycle,
+      ],
+      exports: [LOGGER, DATABASE, EMAIL_QUEUE, MAIL_TRANSPORT],
+    };
+  }
+}

@@ -1,0 +1,57 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { HealthRegistry, type HealthResponse } from './health.js';
+import { bearerTokenMatches } from './metrics-auth.js';
+import { AppMetrics } from './metrics.js';
+import { OBSERVABILITY_OPTIONS, type ObservabilityOptions } from './options.js';
+
+export interface EndpointResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+  readonly headers?: Record<string, string>;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+const json = ({ status, body }: HealthResponse): EndpointResponse => ({
+  status,
+  contentType: JSON_TYPE,
+  body: JSON.stringify(body),
+});
+
+/**
+ * What `/metrics` and `/health/*` answer, independent of where they are served: the Nest
+ * controllers on the application port and the management listener both call this.
+ */
+@Injectable()
+export class ObservabilityEndpoints {
+  constructor(
+    @Inject(OBSERVABILITY_OPTIONS) private readonly options: ObservabilityOptions,
+    private readonly health: HealthRegistry,
+    @Optional() private readonly metrics?: AppMetrics,
+  ) {}
+
+  async metricsText(authorization: string | undefined): Promise<EndpointResponse> {
+    if (!this.metrics) {
+      return { status: 404, contentType: JSON_TYPE, body: JSON.stringify({ statusCode: 404, message: 'metrics are disabled' }) };
+    }
+    const token = this.options.metricsToken;
+    if (token !== undefined && !bearerTokenMatches(authorization, token)) {
+      return {
+        status: 401,
+        contentType: JSON_TYPE,
+        headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+        body: JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: 'a valid bearer token is required' }),
+      };
+    }
+    return { status: 200, contentType: this.metrics.contentType, body: await this.metrics.render() };
+  }
+
+  async live(): Promise<EndpointResponse> {
+    return json(await this.health.live());
+  }
+
+  async ready(): Promise<EndpointResponse> {
+    return json(await this.health.ready());
+  }
+}

@@ -1,0 +1,10 @@
+export * from './contract.js';
+export { ObservabilityEndpoints, type EndpointResponse } from './endpoints.js';
+export { HealthRegistry, type HealthResponse, type ReadinessCheck } from './health.js';
+export { CLIENT_CLOSED_REQUEST, type FinishedRequest, requestIdOf } from './http-instrumentation.js';
+export { ManagementServer } from './management-server.js';
+export { bearerTokenMatches } from './metrics-auth.js';
+export { AppMetrics, type DbPoolStats, type MetricsOptions, type QueueDepth } from './metrics.js';
+export { ObservabilityModule } from './observability.module.js';
+export { OBSERVABILITY_OPTIONS, type ObservabilityOptions } from './options.js';
+export { instrumentSocketIoNamespace, type SocketIoNamespaceLike } from './websocket-instrumentation.js';
