@@ -148,7 +148,7 @@ export const NODE_RUNTIME_METRICS = {
   heapSizeUsedBytes: 'nodejs_heap_size_used_bytes',
   heapSizeTotalBytes: 'nodejs_heap_size_total_bytes',
   heapSpaceSizeAvailableBytes: 'nodejs_heap_space_size_available_bytes',
-  activeHandlesTotal: 'nodejs_active_handles_total',
+  /** By `type`; sum it for the total (prom-client's `nodejs_active_handles_total` gauge is not exposed: see metrics.ts). */
   activeHandles: 'nodejs_active_handles',
   gcDurationSeconds: 'nodejs_gc_duration_seconds',
   processStartTimeSeconds: 'process_start_time_seconds',

@@ -59,6 +59,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(KNOWN_HTTP_METHODS);
 
+/** prom-client default metrics dropped from the registry: gauges named like counters (see the constructor). */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 function counter<L extends string>(registry: Registry, def: MetricDefinition<L>, extra: Partial<CounterConfiguration<L>> = {}) {
   return new Counter<L>({ name: def.name, help: def.help, labelNames: def.labelNames, registers: [registry], ...extra });
 }
@@ -108,7 +111,13 @@ export class AppMetrics {
   constructor(options: MetricsOptions) {
     const r = this.registry;
     if (options.defaultLabels) r.setDefaultLabels(options.defaultLabels);
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: r });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: r });
+      // prom-client names three gauges with the `_total` suffix that Prometheus reserves for counters,
+      // which `promtool check metrics` rejects. Their labelled twins (`nodejs_active_handles{type}`,
+      // `nodejs_active_requests{type}`, `nodejs_active_resources{type}`) carry the same numbers.
+      for (const name of MISNAMED_DEFAULT_GAUGES) r.removeSingleMetric(name);
+    }
 
     this.httpRequests = counter(r, METRICS.httpRequestsTotal);
     this.httpDuration = histogram(r, METRICS.httpRequestDurationSeconds);

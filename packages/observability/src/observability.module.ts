@@ -26,7 +26,8 @@ function installHttpInstrumentation(options: ObservabilityOptions, host: HttpAda
   const settings: HttpInstrumentationOptions = {
     excludeRoutes: options.excludeRoutes ?? DEFAULT_EXCLUDED_PATHS,
     metrics,
-    requestIdHeader: options.requestIdHeader ?? 'x-request-id',
+    // Node lower-cases incoming header names: `X-Request-Id` must still find the incoming id.
+    requestIdHeader: (options.requestIdHeader ?? 'x-request-id').toLowerCase(),
     onFinished: options.onRequestFinished,
   };
   const type = adapter.getType();

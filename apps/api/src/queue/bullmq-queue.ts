@@ -1,20 +1,8 @@
-import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobLifecycle } from './job-lifecycle.js';
 import { EMAIL_QUEUE_NAME, type EmailQueue, type QueueSettings, type WelcomeEmailJob, welcomeJobId } from './email-queue.js';
-
-/** ioredis takes host/port/credentials, not a URL; BullMQ passes these through. */
-export function redisConnection(url: string): ConnectionOptions {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    username: u.username ? decodeURIComponent(u.username) : undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
-    tls: u.protocol === 'rediss:' ? {} : undefined,
-  };
-}
 
 /**
  * BullMQ used directly rather than through @nestjs/bullmq: the producer and the worker need
@@ -27,11 +15,17 @@ export function createBullmqQueue(
   lifecycle: JobLifecycle,
   logger: Logger,
 ): EmailQueue {
-  const connection = redisConnection(options.url);
+  // BullMQ under native ESM takes constructed clients rather than connection options.
+  // Without the offline queue disabled, adds during an outage would wait in ioredis' offline queue
+  // and hold the HTTP request; the worker's connection instead waits and reconnects.
+  const producer = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const consumer = new Redis(options.url, { maxRetriesPerRequest: null });
+  for (const client of [producer, consumer]) {
+    client.on('error', (error: Error) => logger.debug({ err: error.message }, 'Redis connection error'));
+  }
   const queue = new Queue<WelcomeEmailJob>(EMAIL_QUEUE_NAME, {
     prefix: options.prefix,
-    // Without this, adds during an outage wait in ioredis' offline queue and the HTTP request hangs.
-    connection: { ...connection, enableOfflineQueue: false },
+    connection: producer,
     defaultJobOptions: {
       attempts: settings.attempts,
       backoff: { type: 'exponential', delay: settings.backoffMs },
@@ -44,7 +38,7 @@ export function createBullmqQueue(
   const worker = new Worker<WelcomeEmailJob>(
     EMAIL_QUEUE_NAME,
     (job) => lifecycle.execute(job.id as string, job.data),
-    { prefix: options.prefix, connection: { ...connection, maxRetriesPerRequest: null }, concurrency: settings.concurrency },
+    { prefix: options.prefix, connection: consumer, concurrency: settings.concurrency },
   );
   worker.on('completed', (job) => lifecycle.completed(job.id as string, job.attemptsMade));
   worker.on('failed', (job, error) => {
@@ -72,6 +66,8 @@ export function createBullmqQueue(
     async close() {
       await worker.close();
       await queue.close();
+      // Clients passed in are the caller's to close; BullMQ leaves them open.
+      await Promise.allSettled([producer.quit(), consumer.quit()]);
     },
   };
 }
