@@ -2,10 +2,10 @@
 # Writes a copy of alertmanager.yml with the webhook URL in place of its placeholder, then runs
 # the command given as arguments (Alertmanager itself, in docker-compose.yml).
 #
-# Alertmanager 0.25 cannot read a webhook URL from a file, and the URL is a secret, so it is
-# substituted at start-up instead of being committed. Sources, first match wins:
-#   ALERTMANAGER_WEBHOOK_URL_FILE  path of a file holding the URL (preferred: not in the env)
-#   ALERTMANAGER_WEBHOOK_URL       the URL itself
+# Alertmanager 0.25 (Debian bookworm) cannot read a webhook URL from a file, and the URL is a
+# secret, so it is substituted at start-up instead of being committed. Sources, first match wins:
+#   ALERT_WEBHOOK_URL_FILE  path of a file holding the URL (preferred: not in the env)
+#   ALERT_WEBHOOK_URL       the URL itself
 # With neither, the placeholder stays: notifications fail visibly (AlertmanagerNotificationsFailing).
 #
 #   ALERTMANAGER_CONFIG_TEMPLATE  input  (default /etc/alertmanager/alertmanager.yml)
@@ -16,18 +16,18 @@ set -eu
 
 template=${ALERTMANAGER_CONFIG_TEMPLATE:-/etc/alertmanager/alertmanager.yml}
 config=${ALERTMANAGER_CONFIG:-/run/alertmanager/alertmanager.yml}
-placeholder='http://alertmanager-webhook.invalid/set-ALERTMANAGER_WEBHOOK_URL'
+placeholder='http://alertmanager-webhook.invalid/set-ALERT_WEBHOOK_URL'
 
-if [ -n "${ALERTMANAGER_WEBHOOK_URL_FILE:-}" ]; then
-  url=$(cat "$ALERTMANAGER_WEBHOOK_URL_FILE")
+if [ -n "${ALERT_WEBHOOK_URL_FILE:-}" ]; then
+  url=$(cat "$ALERT_WEBHOOK_URL_FILE")
 else
-  url=${ALERTMANAGER_WEBHOOK_URL:-}
+  url=${ALERT_WEBHOOK_URL:-}
 fi
 
 # The URL lands inside a single-quoted YAML scalar: refuse what could break out of it.
 case "$url" in
   '')
-    echo "render-config: no webhook URL set (ALERTMANAGER_WEBHOOK_URL or ALERTMANAGER_WEBHOOK_URL_FILE); notifications will fail" >&2
+    echo "render-config: no webhook URL set (ALERT_WEBHOOK_URL or ALERT_WEBHOOK_URL_FILE); notifications will fail" >&2
     url=$placeholder
     ;;
   *"'"* | *[[:space:]]* | *\\*)

@@ -4,7 +4,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { AppMetrics, bearerTokenMatches, HealthRegistry, ManagementServer, UNMATCHED_ROUTE } from '../src/index.js';
 import { ADAPTERS, startApp, withApp } from './support/app.js';
 import { ItemsController } from './support/controllers.js';
-import { httpSeries, parseExposition, scrape, valueOf, waitFor } from './support/metrics.js';
+import { httpSeries, parseExposition, scrape, sampleValue, waitFor } from './support/metrics.js';
 import { freePort } from './support/ports.js';
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
@@ -51,7 +51,7 @@ for (const adapter of ADAPTERS) {
         assert.equal(res.headers.get('content-type'), PROMETHEUS_TEXT);
         assert.equal(res.headers.get('cache-control'), 'no-store');
         const exposition = parseExposition(await res.text());
-        assert.equal(valueOf(exposition, 'app_build_info', { version: 'test', node_version: process.version }), 1);
+        assert.equal(sampleValue(exposition, 'app_build_info', { version: 'test', node_version: process.version }), 1);
       }));
 
     it('requires the bearer token when one is configured', () =>

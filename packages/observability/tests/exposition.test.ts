@@ -13,7 +13,7 @@ import {
 } from '../src/index.js';
 import { ADAPTERS, withApp } from './support/app.js';
 import { ItemsController } from './support/controllers.js';
-import { type Exposition, parseExposition, promtoolCheckMetrics, rawRequest, scrape, scrapeText, select, valueOf, waitFor } from './support/metrics.js';
+import { type Exposition, parseExposition, promtoolCheckMetrics, rawRequest, scrape, scrapeText, select, sampleValue, waitFor } from './support/metrics.js';
 
 /** Puts at least one sample on every metric of the contract, through the public hooks and real HTTP traffic. */
 async function trafficOnEveryMetric(url: string, metrics: AppMetrics): Promise<void> {
@@ -81,8 +81,8 @@ for (const adapter of ADAPTERS) {
           return select(e, 'http_requests_total').length === 4 ? e : undefined;
         });
         assertFollowsContract(exposition);
-        assert.equal(valueOf(exposition, 'nodejs_heap_size_limit_bytes'), getHeapStatistics().heap_size_limit);
-        assert.equal(valueOf(exposition, 'app_build_info', { version: 'test', node_version: process.version }), 1);
+        assert.equal(sampleValue(exposition, 'nodejs_heap_size_limit_bytes'), getHeapStatistics().heap_size_limit);
+        assert.equal(sampleValue(exposition, 'app_build_info', { version: 'test', node_version: process.version }), 1);
         // The runtime metrics the dashboards rely on are registered by default (defaultMetrics unset).
         for (const name of Object.values(NODE_RUNTIME_METRICS)) assert.ok(exposition.types.has(name), `${name} is exposed`);
       }));
@@ -108,19 +108,19 @@ for (const adapter of ADAPTERS) {
         metrics.setQueueDepthSource('reports', async () => ({ waiting: 9, active: 0, delayed: 5 }));
         metrics.setDbPoolSource(() => pool);
 
-        const depth = (e: Exposition, queue: string) => Object.fromEntries(QUEUE_STATES.map((state) => [state, valueOf(e, 'queue_jobs', { queue, state })]));
+        const depth = (e: Exposition, queue: string) => Object.fromEntries(QUEUE_STATES.map((state) => [state, sampleValue(e, 'queue_jobs', { queue, state })]));
         const db = (e: Exposition) => ({
-          ...Object.fromEntries(DB_POOL_STATES.map((state) => [state, valueOf(e, 'db_pool_connections', { state })])),
-          pending: valueOf(e, 'db_pool_pending_requests'),
-          max: valueOf(e, 'db_pool_max_connections'),
+          ...Object.fromEntries(DB_POOL_STATES.map((state) => [state, sampleValue(e, 'db_pool_connections', { state })])),
+          pending: sampleValue(e, 'db_pool_pending_requests'),
+          max: sampleValue(e, 'db_pool_max_connections'),
         });
 
         let e = await scrape(url);
         assert.deepEqual(depth(e, 'email'), email);
         assert.deepEqual(depth(e, 'reports'), { waiting: 9, active: 0, delayed: 5 });
         assert.deepEqual(db(e), pool);
-        assert.equal(valueOf(e, 'queue_jobs_completed_total', { queue: 'email' }), 0, 'declared at 0');
-        assert.equal(valueOf(e, 'queue_jobs_failed_total', { queue: 'reports' }), 0);
+        assert.equal(sampleValue(e, 'queue_jobs_completed_total', { queue: 'email' }), 0, 'declared at 0');
+        assert.equal(sampleValue(e, 'queue_jobs_failed_total', { queue: 'reports' }), 0);
 
         email = { waiting: 0, active: 3, delayed: 1 };
         pool = { active: 10, idle: 0, pending: 6, max: 10 };
@@ -155,10 +155,10 @@ for (const adapter of ADAPTERS) {
             'the failing queues are absent for this scrape, the healthy one is there',
           );
           for (const queue of ['healthy', 'throws', 'rejects', 'hangs']) {
-            assert.equal(valueOf(e, 'queue_jobs_completed_total', { queue }), 0);
+            assert.equal(sampleValue(e, 'queue_jobs_completed_total', { queue }), 0);
           }
-          assert.equal(valueOf(e, 'db_pool_max_connections'), 2);
-          assert.equal(valueOf(e, 'http_requests_total', { method: 'GET', route: '/items/:id', status_code: '200' }), 1);
+          assert.equal(sampleValue(e, 'db_pool_max_connections'), 2);
+          assert.equal(sampleValue(e, 'http_requests_total', { method: 'GET', route: '/items/:id', status_code: '200' }), 1);
         }
       }));
   });

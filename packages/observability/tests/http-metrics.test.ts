@@ -7,7 +7,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { CLIENT_CLOSED_REQUEST, type FinishedRequest, HTTP_DURATION_BUCKETS, UNMATCHED_ROUTE } from '../src/index.js';
 import { ADAPTERS, type StartOptions, withApp } from './support/app.js';
 import { ItemsController, slowGate, TeapotFilter } from './support/controllers.js';
-import { type Exposition, httpSeries, rawRequest, scrape, select, valueOf, waitFor } from './support/metrics.js';
+import { type Exposition, httpSeries, rawRequest, scrape, select, sampleValue, waitFor } from './support/metrics.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -52,9 +52,9 @@ function assertHistogramMatchesCounter(exposition: Exposition): void {
   assert.ok(counters.length > 0, 'there are request series to compare');
   assert.equal(select(exposition, 'http_request_duration_seconds_count').length, counters.length, 'one histogram per counter series');
   for (const { labels, value } of counters) {
-    assert.equal(valueOf(exposition, 'http_request_duration_seconds_count', labels), value, `_count of ${JSON.stringify(labels)}`);
-    assert.equal(valueOf(exposition, 'http_request_duration_seconds_bucket', { ...labels, le: '+Inf' }), value);
-    const sum = valueOf(exposition, 'http_request_duration_seconds_sum', labels);
+    assert.equal(sampleValue(exposition, 'http_request_duration_seconds_count', labels), value, `_count of ${JSON.stringify(labels)}`);
+    assert.equal(sampleValue(exposition, 'http_request_duration_seconds_bucket', { ...labels, le: '+Inf' }), value);
+    const sum = sampleValue(exposition, 'http_request_duration_seconds_sum', labels);
     assert.ok(sum > 0 && sum < 60 * value, `_sum of ${JSON.stringify(labels)} is a plausible duration: ${sum}`);
     const les = select(exposition, 'http_request_duration_seconds_bucket', labels).map((s) => s.labels.le);
     assert.deepEqual(les, [...HTTP_DURATION_BUCKETS.map(String), '+Inf']);
@@ -161,11 +161,11 @@ for (const adapter of ADAPTERS) {
         assert.equal((await fetch(`${url}/health/ready`)).status, 200);
         // The scrapes in scrapeUntil count themselves, so only the health series are asserted exactly.
         await scrapeUntil(url, (e) => {
-          assert.equal(valueOf(e, 'http_requests_total', { method: 'GET', route: '/health/live', status_code: '200' }), 1);
-          assert.equal(valueOf(e, 'http_requests_total', { method: 'GET', route: '/health/ready', status_code: '200' }), 1);
+          assert.equal(sampleValue(e, 'http_requests_total', { method: 'GET', route: '/health/live', status_code: '200' }), 1);
+          assert.equal(sampleValue(e, 'http_requests_total', { method: 'GET', route: '/health/ready', status_code: '200' }), 1);
         });
         const e = await scrapeUntil(url, (x) =>
-          assert.ok(valueOf(x, 'http_requests_total', { method: 'GET', route: '/metrics', status_code: '200' }) >= 1),
+          assert.ok(sampleValue(x, 'http_requests_total', { method: 'GET', route: '/metrics', status_code: '200' }) >= 1),
         );
         assertHistogramMatchesCounter(e);
       }));

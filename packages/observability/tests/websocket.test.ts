@@ -7,7 +7,7 @@ import type { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { AppMetrics, instrumentSocketIoNamespace } from '../src/index.js';
 import { ADAPTERS, withApp } from './support/app.js';
-import { type Exposition, scrape, select, valueOf, waitFor } from './support/metrics.js';
+import { type Exposition, scrape, select, sampleValue, waitFor } from './support/metrics.js';
 
 @WebSocketGateway({ serveClient: false })
 class EchoGateway implements OnGatewayInit {
@@ -37,9 +37,9 @@ function connect(url: string): Promise<Socket> {
 function ws(e: Exposition) {
   const ns = { namespace: '/' };
   return {
-    open: valueOf(e, 'websocket_connections', ns),
-    opened: valueOf(e, 'websocket_connections_opened_total', ns),
-    received: valueOf(e, 'websocket_messages_received_total', ns),
+    open: sampleValue(e, 'websocket_connections', ns),
+    opened: sampleValue(e, 'websocket_connections_opened_total', ns),
+    received: sampleValue(e, 'websocket_messages_received_total', ns),
   };
 }
 

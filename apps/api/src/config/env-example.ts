@@ -17,7 +17,7 @@ export function renderEnvExample(): string {
     '# Environment of the observable NestJS backend. Copy to .env and fill in what you need:',
     '#   cp .env.example .env',
     '# Generated from apps/api/src/config/schema.ts (npm run env:example); edit the schema, not this file.',
-    '# [required] start-up fails without it; [recommended] set it in production; [optional] has a default.',
+    '# [required] the process that uses it fails without it; [recommended] set it in production; [optional] has a default.',
     '# "used by": api = the NestJS app, stack = npm run up, compose = docker compose.',
     '',
   ];
@@ -29,7 +29,7 @@ export function renderEnvExample(): string {
       lines.push(`# [${spec.requirement}] ${spec.description}`);
       lines.push(`#   used by: ${spec.usedBy.join(', ')}${fallback !== undefined ? `; default: ${fallback}` : ''}`);
       if (spec.secret) lines.push(`#   secret: never commit it. Generate: ${spec.howToGenerate ?? 'ask its owner'}`);
-      const value = spec.example ?? '';
+      const value = spec.example ?? fallback ?? '';
       const active = spec.requirement === 'required';
       lines.push(`${active ? '' : '# '}${name}=${value}`, '');
     }

@@ -161,8 +161,8 @@ export const ENV = {
   },
   POSTGRES_PASSWORD: {
     category: 'Database',
-    requirement: 'optional',
-    description: 'Password of the postgres container (docker compose only; required there).',
+    requirement: 'required',
+    description: 'Password of the postgres container (docker compose only).',
     usedBy: ['compose'],
     secret: true,
     howToGenerate: 'openssl rand -base64 24',
@@ -302,8 +302,8 @@ export const ENV = {
   },
   GRAFANA_ADMIN_PASSWORD: {
     category: 'Monitoring',
-    requirement: 'optional',
-    description: 'Grafana admin password (docker compose; required there, no default).',
+    requirement: 'required',
+    description: 'Grafana admin password (docker compose only; there is no default password).',
     usedBy: ['compose'],
     secret: true,
     howToGenerate: 'openssl rand -base64 24',

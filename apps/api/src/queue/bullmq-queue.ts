@@ -47,27 +47,41 @@ export function createBullmqQueue(
   // A worker without an error listener crashes the process on a Redis hiccup.
   worker.on('error', (error) => logger.warn({ err: error.message }, 'BullMQ worker error'));
 
+  // BullMQ waits for its connection to be ready before any command, however long that takes;
+  // callers on the request path and the readiness probe need an answer now instead.
+  const assertConnected = () => {
+    if (producer.status !== 'ready') throw new Error(`Redis is not reachable (connection ${producer.status})`);
+  };
+
   return {
     backend: 'bullmq',
     async enqueueWelcome(data) {
+      assertConnected();
       const jobId = welcomeJobId(data.userId);
       await queue.add('welcome', data, { jobId });
       return jobId;
     },
     async depth() {
+      assertConnected();
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
       return { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, delayed: counts.delayed ?? 0 };
     },
     async ping() {
-      // A real round trip through the queue's own connection; with the offline queue disabled
-      // it fails at once while Redis is unreachable instead of waiting for a reconnect.
+      assertConnected();
+      // A real round trip through the queue's own connection.
       await queue.getJobCounts('waiting');
     },
     async close() {
-      await worker.close();
+      // With Redis reachable, a graceful close waits for running jobs. Without it, nothing can be
+      // acknowledged anyway and a graceful close would wait for a reconnect that may never come.
+      const reachable = consumer.status === 'ready';
+      await worker.close(!reachable);
       await queue.close();
       // Clients passed in are the caller's to close; BullMQ leaves them open.
-      await Promise.allSettled([producer.quit(), consumer.quit()]);
+      for (const client of [producer, consumer]) {
+        if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+        else client.disconnect();
+      }
     },
   };
 }

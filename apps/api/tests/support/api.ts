@@ -41,6 +41,8 @@ export async function isolatedEnv(backends: Backends, adapter: Adapter, extra: R
     env.QUEUE_PREFIX = uniquePrefix();
     cleanups.unshift(db.drop);
   }
+  // The caller's overrides win, e.g. a REDIS_URL pointing at a dead port.
+  Object.assign(env, extra);
   return { env, cleanup: async () => { for (const c of cleanups) await c(); } };
 }
 

@@ -74,7 +74,7 @@ export function select(exposition: Exposition, name: string, match: Record<strin
 }
 
 /** The value of exactly one matching sample; throws when there are none or several. */
-export function valueOf(exposition: Exposition, name: string, match: Record<string, string> = {}): number {
+export function sampleValue(exposition: Exposition, name: string, match: Record<string, string> = {}): number {
   const found = select(exposition, name, match);
   if (found.length !== 1) {
     throw new Error(`expected one ${name}${JSON.stringify(match)}, found ${found.length}: ${JSON.stringify(found)}`);

@@ -1,8 +1,8 @@
 import { errorRatio, type SliWindow, slowRequestRatio } from './recording-rules.js';
 
 /**
- * The API's service level objectives, as the dashboards present them. The rule files encode the
- * same numbers; the test suite checks that both agree.
+ * The API's service level objectives and the alert thresholds the dashboards draw. The rule files
+ * encode the same numbers; the test suite checks that both agree.
  */
 export interface Slo {
   readonly title: string;
@@ -12,6 +12,8 @@ export interface Slo {
   readonly objective: number;
   /** Recording rule holding the share of bad requests over a window. */
   readonly badRatio: (window: SliWindow) => string;
+  /** The multi-window, multi-burn-rate alert guarding the SLO. */
+  readonly burnRateAlert: string;
 }
 
 /** Length of the SLO period, and the window of the error-budget panels. */
@@ -25,6 +27,7 @@ export const AVAILABILITY_SLO: Slo = {
   goodRequest: 'answered without a 5xx status',
   objective: 0.999,
   badRatio: errorRatio,
+  burnRateAlert: 'ApiErrorBudgetBurn',
 };
 
 export const LATENCY_SLO: Slo = {
@@ -32,6 +35,7 @@ export const LATENCY_SLO: Slo = {
   goodRequest: `answered within ${LATENCY_SLO_THRESHOLD_SECONDS} s`,
   objective: 0.99,
   badRatio: slowRequestRatio,
+  burnRateAlert: 'ApiLatencyBudgetBurn',
 };
 
 export const SLOS: readonly Slo[] = [AVAILABILITY_SLO, LATENCY_SLO];
@@ -58,3 +62,32 @@ export const BURN_RATE_CONDITIONS: readonly BurnRateCondition[] = [
   { longWindow: '1d', shortWindow: '2h', burnRate: 3, severity: 'warning' },
   { longWindow: '3d', shortWindow: '6h', burnRate: 1, severity: 'warning' },
 ];
+
+/** An alert's comparison threshold, for dashboards to draw the same limit. */
+export interface AlertThreshold {
+  readonly alert: string;
+  readonly severity: 'critical' | 'warning';
+  readonly value: number;
+}
+
+/** Thresholds of the alerts in alerts.yml that the dashboards draw as limits. */
+export const ALERT_THRESHOLDS = {
+  /** Share of requests answered 5xx. */
+  errorRatio: { alert: 'ApiHighErrorRatio', severity: 'warning', value: 0.05 },
+  /** p95 request duration, seconds: a bucket bound of the HTTP histogram, so p95 is exact there. */
+  latencyP95Seconds: { alert: 'ApiLatencyP95High', severity: 'warning', value: 0.25 },
+  /** p99 event loop delay, seconds. */
+  eventLoopLagSeconds: { alert: 'NodejsEventLoopLagHigh', severity: 'warning', value: 0.2 },
+  /** V8 heap used / heap limit. */
+  heapUsedRatioWarning: { alert: 'NodejsHeapNearLimit', severity: 'warning', value: 0.85 },
+  heapUsedRatioCritical: { alert: 'NodejsHeapNearLimit', severity: 'critical', value: 0.95 },
+  /** Share of a file system still free. */
+  diskFreeRatioWarning: { alert: 'HostDiskSpaceLow', severity: 'warning', value: 0.1 },
+  diskFreeRatioCritical: { alert: 'HostDiskSpaceLow', severity: 'critical', value: 0.05 },
+  /** Share of memory still available. */
+  memoryAvailableRatioWarning: { alert: 'HostMemoryLow', severity: 'warning', value: 0.1 },
+  memoryAvailableRatioCritical: { alert: 'HostMemoryLow', severity: 'critical', value: 0.05 },
+} as const satisfies Record<string, AlertThreshold>;
+
+/** Always-firing heartbeat alert; dashboards listing firing alerts leave it out. */
+export const WATCHDOG_ALERT = 'Watchdog';

@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Dashboard, Panel } from '@grafana/grafana-foundation-sdk/dashboard';
+import { parse } from 'yaml';
+import { DASHBOARD_TAG } from '../grafana/src/dashboard.js';
+import { DASHBOARDS, panelsOf, renderDashboard } from '../grafana/src/dashboards.js';
+import { infrastructureDashboard } from '../grafana/src/dashboards/infrastructure.js';
+import { nestjsBackendDashboard } from '../grafana/src/dashboards/nestjs-backend.js';
+import { sloAlertsDashboard } from '../grafana/src/dashboards/slo-alerts.js';
+import { checkDashboards, isUpToDate, writeDashboards } from '../grafana/src/generate.js';
+import { allPanelQueries, panelQueries } from '../grafana/src/panel-queries.js';
+import { DATASOURCE } from '../grafana/src/panels.js';
+import { COMPOSE_FILE, GRAFANA_DIR, GRAFANA_SOURCE_DIR } from './support/paths.js';
+import { knownMetricNames, labelValuesMetric, metricNames, unknownMetricNames } from './support/promql.js';
+import { recordingRules } from './support/rules.js';
+import { withTempDir } from './support/temp.js';
+
+interface Target {
+  expr: string;
+  datasource?: { uid?: string };
+}
+const targetsOf = (panel: Panel): Target[] => (panel.targets ?? []) as unknown as Target[];
+const titlesOf = (dashboard: Dashboard): string[] => (dashboard.panels ?? []).map((panel) => panel.title ?? '');
+const exprsOf = (dashboard: Dashboard): string[] => panelsOf(dashboard).flatMap((panel) => targetsOf(panel).map((t) => t.expr));
+
+describe('generated dashboards', () => {
+  it('are committed exactly as the generator writes them (npm run dashboards)', () => {
+    const report = checkDashboards();
+    assert.ok(isUpToDate(report), `out of date: ${JSON.stringify(report)}; run npm run dashboards`);
+  });
+
+  it('drift is detected: changed, missing and stray files', async () => {
+    await withTempDir('dashboards', async (dir) => {
+      const [first, second] = writeDashboards(dir);
+      assert.ok(isUpToDate(checkDashboards(dir)));
+      await writeFile(join(dir, first as string), '{}\n');
+      await unlink(join(dir, second as string));
+      await writeFile(join(dir, 'stray.json'), '{}\n');
+      assert.deepEqual(checkDashboards(dir), { changed: [first], missing: [second], extra: ['stray.json'] });
+    });
+  });
+
+  it('render deterministically, with sorted keys, numbered panels and a trailing newline', () => {
+    for (const spec of DASHBOARDS) {
+      const json = renderDashboard(spec.build());
+      assert.equal(json, renderDashboard(spec.build()), spec.file);
+      assert.ok(json.endsWith('}\n'), spec.file);
+      const parsed = JSON.parse(json) as Dashboard & Record<string, unknown>;
+      assert.deepEqual(Object.keys(parsed), Object.keys(parsed).sort(), spec.file);
+      const ids = (parsed.panels ?? []).map((panel) => panel.id);
+      assert.deepEqual(ids, ids.map((_, index) => index + 1), spec.file);
+    }
+  });
+
+  it('have unique uids matching their file names, the shared tag, a dark style and read-only settings', () => {
+    const uids = DASHBOARDS.map((spec) => spec.build().uid);
+    assert.deepEqual(uids, [...new Set(uids)]);
+    for (const spec of DASHBOARDS) {
+      const dashboard = JSON.parse(renderDashboard(spec.build())) as Dashboard & { style?: string };
+      assert.equal(`${dashboard.uid}.json`, spec.file);
+      assert.ok(dashboard.tags?.includes(DASHBOARD_TAG), spec.file);
+      assert.equal(dashboard.style, 'dark', spec.file);
+      assert.equal(dashboard.editable, false, spec.file);
+      assert.equal(dashboard.templating.list?.[0]?.name, 'datasource', spec.file);
+    }
+  });
+
+  it('set a unit and thresholds on every panel and query the datasource variable', () => {
+    for (const spec of DASHBOARDS) {
+      for (const panel of panelsOf(spec.build())) {
+        const where = `${spec.file}: ${panel.title}`;
+        assert.ok(panel.fieldConfig?.defaults.unit, `${where}: unit`);
+        assert.ok(panel.fieldConfig?.defaults.thresholds?.steps.length, `${where}: thresholds`);
+        assert.equal(panel.datasource?.uid, DATASOURCE.uid, where);
+        for (const target of targetsOf(panel)) assert.equal(target.datasource?.uid, DATASOURCE.uid, where);
+        assert.ok(panel.description, `${where}: description`);
+      }
+    }
+  });
+
+  it('read only metrics of the contract, the exporters and the recording rules', () => {
+    const known = knownMetricNames();
+    for (const spec of DASHBOARDS) {
+      const dashboard = spec.build();
+      const names = [
+        ...exprsOf(dashboard).flatMap(metricNames),
+        ...(dashboard.templating.list ?? []).flatMap((variable) =>
+          variable.type === 'query' ? labelValuesMetric(String(variable.query)) : [],
+        ),
+      ];
+      assert.ok(names.length > 0);
+      assert.deepEqual(unknownMetricNames(names, known), [], spec.file);
+    }
+  });
+
+  it('use only recording rules that exist in the rule files', () => {
+    const recorded = new Set(recordingRules().map((rule) => rule.record));
+    const used = DASHBOARDS.flatMap((spec) => exprsOf(spec.build()).flatMap(metricNames)).filter((name) => name.includes(':'));
+    assert.ok(used.length > 0, 'the SLO dashboard reads recording rules');
+    for (const name of used) assert.ok(recorded.has(name), `${name} is not a recording rule`);
+  });
+
+  it('spell no metric name in their source: names come from the contract or the two name modules', () => {
+    const metricNamesSet = knownMetricNames();
+    const nameModules = new Set(['recording-rules.ts', 'scrape-targets.ts']);
+    const sources = readdirSync(GRAFANA_SOURCE_DIR, { recursive: true, encoding: 'utf8' }).filter(
+      (file) => file.endsWith('.ts') && !nameModules.has(file),
+    );
+    for (const file of sources) {
+      const literals = [...readFileSync(join(GRAFANA_SOURCE_DIR, file), 'utf8').matchAll(/'([A-Za-z_:][\w:]*)'/g)].map((m) => m[1]);
+      const spelled = literals.filter((literal) => metricNamesSet.has(literal as string));
+      assert.deepEqual(spelled, [], `${relative(GRAFANA_DIR, join(GRAFANA_SOURCE_DIR, file))} spells metric names`);
+    }
+  });
+});
+
+describe('NestJS Backend dashboard', () => {
+  const dashboard = nestjsBackendDashboard();
+
+  it('has the seed panels, then a Runtime row with the Node.js runtime panels', () => {
+    assert.equal(dashboard.uid, 'nestjs-backend');
+    assert.equal(dashboard.title, 'NestJS Backend');
+    assert.deepEqual(titlesOf(dashboard), [
+      'HTTP Request Rate',
+      'HTTP Request Duration',
+      'Total Requests',
+      'Status Codes Distribution',
+      'Error Rate',
+      'WebSocket Connections',
+      'Queue Jobs',
+      'Queue Processing Rate',
+      'Runtime',
+      'Heap Used Ratio',
+      'Uptime',
+      'Event Loop Lag',
+      'Heap Used / Limit',
+      'Active Handles',
+      'HTTP Response Time P95 / P99',
+      'DB Connection Pool',
+      'HTTP Status Codes',
+    ]);
+    assert.equal(dashboard.panels?.find((panel) => panel.title === 'Runtime')?.type, 'row');
+  });
+
+  it('uses the seed settings: 10 s refresh over the last hour', () => {
+    assert.equal(dashboard.refresh, '10s');
+    assert.deepEqual(dashboard.time, { from: 'now-1h', to: 'now' });
+  });
+
+  it('has datasource, job and instance variables', () => {
+    const [datasource, job, instance] = dashboard.templating.list ?? [];
+    assert.equal(datasource?.type, 'datasource');
+    assert.equal(datasource?.query, 'prometheus');
+    assert.equal(job?.name, 'job');
+    assert.equal(job?.query, 'label_values(app_build_info, job)');
+    assert.equal(instance?.name, 'instance');
+    assert.equal(instance?.query, 'label_values(up{job="$job"}, instance)');
+    assert.equal(instance?.multi, true);
+    assert.equal(instance?.includeAll, true);
+  });
+
+  it('scopes every series it reads to the selected job and instances', () => {
+    for (const expr of exprsOf(dashboard)) {
+      const selectors = [...expr.matchAll(/([A-Za-z_:][\w:]*)\{([^}]*)\}/g)];
+      assert.deepEqual(
+        metricNames(expr).filter((name) => !selectors.some(([, selected]) => selected === name)),
+        [],
+        `a metric without label matchers in ${expr}`,
+      );
+      for (const [, name, matchers] of selectors) {
+        assert.ok(matchers?.includes('job="$job"') && matchers.includes('instance=~"$instance"'), `${name} in ${expr}`);
+      }
+    }
+  });
+
+  it('shows rates, durations, shares and sizes in their units', () => {
+    const unit = (title: string) => panelsOf(dashboard).find((panel) => panel.title === title)?.fieldConfig?.defaults.unit;
+    assert.equal(unit('HTTP Request Rate'), 'reqps');
+    assert.equal(unit('HTTP Request Duration'), 's');
+    assert.equal(unit('Error Rate'), 'percentunit');
+    assert.equal(unit('Heap Used Ratio'), 'percentunit');
+    assert.equal(unit('Heap Used / Limit'), 'bytes');
+    assert.equal(unit('Total Requests'), 'short');
+    const types = Object.fromEntries(panelsOf(dashboard).map((panel) => [panel.title, panel.type]));
+    assert.equal(types['Status Codes Distribution'], 'piechart');
+    assert.equal(types['Total Requests'], 'stat');
+    assert.equal(types['Heap Used Ratio'], 'gauge');
+  });
+});
+
+describe('Infrastructure and SLO dashboards', () => {
+  it('cover the host, PostgreSQL and Redis', () => {
+    const dashboard = infrastructureDashboard();
+    assert.equal(dashboard.uid, 'infrastructure');
+    const titles = titlesOf(dashboard);
+    for (const title of ['Host', 'CPU Usage', 'Memory Usage', 'Disk Usage', 'Network Traffic', 'PostgreSQL', 'PostgreSQL Connections',
+      'PostgreSQL Transactions', 'PostgreSQL Database Size', 'PostgreSQL Deadlocks', 'Redis', 'Redis Memory', 'Redis Connected Clients',
+      'Redis Commands', 'Redis Keyspace Hit Ratio']) {
+      assert.ok(titles.includes(title), title);
+    }
+  });
+
+  it('show error budgets, burn rates and indicators of both SLOs, and the firing alerts', () => {
+    const dashboard = sloAlertsDashboard();
+    assert.equal(dashboard.uid, 'slo-alerts');
+    const titles = titlesOf(dashboard);
+    for (const slo of ['Availability', 'Latency']) {
+      for (const suffix of ['Error Budget Remaining', 'SLI (30d)', 'Burn Rate', 'SLI', 'Error Budget Over Time']) {
+        assert.ok(titles.includes(`${slo} ${suffix}`), `${slo} ${suffix}`);
+      }
+    }
+    const alertsTable = panelsOf(dashboard).find((panel) => panel.type === 'table');
+    assert.match(targetsOf(alertsTable as Panel)[0]?.expr ?? '', /^ALERTS\{alertstate="firing"/);
+  });
+});
+
+describe('panelQueries', () => {
+  it('substitutes the job, an escaped instance regex and Grafana built-ins', () => {
+    const queries = panelQueries(nestjsBackendDashboard(), { job: 'api', instance: '127.0.0.1:3000' });
+    const rate = queries.find((query) => query.panel === 'HTTP Request Rate');
+    assert.equal(
+      rate?.expr,
+      'sum by (method, route, status_code) (rate(http_requests_total{job="api", instance=~"127\\\\.0\\\\.0\\\\.1:3000"}[1m]))',
+    );
+    assert.equal(queries.find((query) => query.panel === 'Status Codes Distribution')?.instant, true);
+  });
+
+  it('uses the "All" value of a multi-value variable left out, and refuses a missing single value', () => {
+    const queries = panelQueries(nestjsBackendDashboard(), { job: 'api' });
+    assert.ok(queries.every((query) => query.expr.includes('instance=~".+"')));
+    assert.throws(() => panelQueries(nestjsBackendDashboard(), {}), /\$job/);
+  });
+
+  it('leaves no variable in any query of any dashboard', () => {
+    const queries = allPanelQueries({ job: 'api', instance: '127.0.0.1:3000' });
+    assert.ok(queries.length > 50);
+    for (const query of queries) assert.doesNotMatch(query.expr, /\$/, `${query.dashboard}/${query.panel}`);
+  });
+});
+
+describe('Grafana provisioning', () => {
+  const provisioning = join(GRAFANA_DIR, 'provisioning');
+
+  it('provisions Prometheus as the default datasource and Alertmanager, with fixed uids', () => {
+    const config = parse(readFileSync(join(provisioning, 'datasources', 'datasources.yml'), 'utf8')) as {
+      datasources: { uid: string; type: string; isDefault?: boolean; url: string; jsonData?: Record<string, unknown> }[];
+    };
+    const byUid = Object.fromEntries(config.datasources.map((datasource) => [datasource.uid, datasource]));
+    assert.equal(byUid.prometheus?.type, 'prometheus');
+    assert.equal(byUid.prometheus?.isDefault, true);
+    assert.equal(byUid.prometheus?.url, 'http://prometheus:9090');
+    assert.equal(byUid.alertmanager?.type, 'alertmanager');
+    assert.equal(byUid.alertmanager?.jsonData?.implementation, 'prometheus');
+    assert.equal(byUid.alertmanager?.url, 'http://alertmanager:9093');
+  });
+
+  it('loads the generated dashboards from the directory docker-compose.yml mounts, read-only in the UI', () => {
+    const config = parse(readFileSync(join(provisioning, 'dashboards', 'dashboards.yml'), 'utf8')) as {
+      providers: { folder: string; allowUiUpdates: boolean; updateIntervalSeconds: number; options: { path: string } }[];
+    };
+    const [provider] = config.providers;
+    assert.equal(provider?.options.path, '/var/lib/grafana/dashboards');
+    assert.equal(provider?.allowUiUpdates, false);
+    assert.ok(provider?.folder);
+    assert.ok((provider?.updateIntervalSeconds ?? 0) > 0);
+    const compose = readFileSync(COMPOSE_FILE, 'utf8');
+    assert.ok(compose.includes('./monitoring/grafana/dashboards:/var/lib/grafana/dashboards:ro'));
+    assert.ok(compose.includes('./monitoring/grafana/provisioning:/etc/grafana/provisioning:ro'));
+  });
+});
