@@ -1,4 +1,13 @@
-import { type DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+  Optional,
+} from '@nestjs/common';
 import { AppMetrics, HealthRegistry } from '@obsnest/observability';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
@@ -63,7 +72,10 @@ export class InfrastructureModule {
           provide: DATABASE,
           useFactory: async () => {
             const db = config.DATABASE_URL
-              ? createPostgres({ url: config.DATABASE_URL, max: config.DB_POOL_MAX, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS }, logger)
+              ? createPostgres(
+                  { url: config.DATABASE_URL, max: config.DB_POOL_MAX, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS },
+                  logger,
+                )
               : await createPglite(config.DATA_DIR);
             const applied = await migrate(db);
             logger.info({ database: db.kind, migrationsApplied: applied }, 'database ready');
@@ -73,14 +85,20 @@ export class InfrastructureModule {
         {
           provide: MAIL_TRANSPORT,
           useFactory: () =>
-            config.SMTP_URL ? createSmtpTransport(config.SMTP_URL, config.MAIL_FROM) : createDevTransport(config.DATA_DIR, config.MAIL_FROM),
+            config.SMTP_URL
+              ? createSmtpTransport(config.SMTP_URL, config.MAIL_FROM)
+              : createDevTransport(config.DATA_DIR, config.MAIL_FROM),
         },
         {
           provide: EMAIL_QUEUE,
           inject: [MAIL_TRANSPORT, { token: AppMetrics, optional: true }],
           useFactory: (mail: MailTransport, metrics?: AppMetrics) => {
             const lifecycle = new JobLifecycle(welcomeEmailHandler(mail), metrics, logger.child({ component: 'email-queue' }));
-            const settings = { attempts: config.EMAIL_JOB_ATTEMPTS, backoffMs: config.EMAIL_JOB_BACKOFF_MS, concurrency: config.QUEUE_CONCURRENCY };
+            const settings = {
+              attempts: config.EMAIL_JOB_ATTEMPTS,
+              backoffMs: config.EMAIL_JOB_BACKOFF_MS,
+              concurrency: config.QUEUE_CONCURRENCY,
+            };
             return config.REDIS_URL
               ? createBullmqQueue({ url: config.REDIS_URL, prefix: config.QUEUE_PREFIX }, settings, lifecycle, logger)
               : createInProcessQueue(settings, lifecycle);

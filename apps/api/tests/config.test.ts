@@ -64,7 +64,11 @@ describe('configuration', () => {
     };
     const problems = problemsOf(cases);
     assert.equal(problems.length, 5);
-    for (const [name] of Object.entries(cases)) assert.ok(problems.some((p) => p.startsWith(`${name}: `)), name);
+    for (const [name] of Object.entries(cases))
+      assert.ok(
+        problems.some((p) => p.startsWith(`${name}: `)),
+        name,
+      );
     assert.ok(!problems.join('\n').includes('hunter2secret'), problems.join('\n'));
     assert.match(problems.find((p) => p.startsWith('DATABASE_URL'))!, /expected a URL starting with postgres:\/\/ or postgresql:\/\//);
     assert.match(problems.find((p) => p.startsWith('METRICS_TOKEN'))!, /expected at least 16 characters/);
@@ -77,7 +81,9 @@ describe('configuration', () => {
   });
 
   it('redacts secrets when the configuration is logged', () => {
-    const shown = JSON.stringify(redactedConfig(loadConfig({ DATABASE_URL: 'postgres://u:pw-secret@h/db', METRICS_TOKEN: 'tok'.repeat(8) })));
+    const shown = JSON.stringify(
+      redactedConfig(loadConfig({ DATABASE_URL: 'postgres://u:pw-secret@h/db', METRICS_TOKEN: 'tok'.repeat(8) })),
+    );
     assert.ok(!shown.includes('pw-secret') && !shown.includes('toktok'), shown);
     assert.match(shown, /"DATABASE_URL":"\(set\)"/);
   });

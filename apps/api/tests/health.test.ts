@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { ADAPTERS, BACKENDS, json, postJson, startApi } from './support/api.js';
 import { freePort } from './support/services.js';
 

@@ -75,7 +75,9 @@ describe('embedded defaults', () => {
       await waitUntilListening(first);
       const user = await json(await postJson(`${base}/users`, { email: 'kept@example.com', name: 'Kept' }));
       const mailDir = join(env.DATA_DIR, 'mail');
-      const file = await waitFor('the welcome mail file', async () => (await readdir(mailDir).catch(() => [])).find((f) => f.endsWith('.eml')));
+      const file = await waitFor('the welcome mail file', async () =>
+        (await readdir(mailDir).catch(() => [])).find((f) => f.endsWith('.eml')),
+      );
       const eml = await readFile(join(mailDir, file), 'utf8');
       assert.match(eml, /^To: kept@example\.com$/m);
       assert.match(eml, /^Subject: Welcome, Kept$/m);

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { ADAPTERS, BACKENDS, json, postJson, type RunningApi, startApi } from './support/api.js';
 import { waitFor } from './support/services.js';
-import { parseExposition, promtoolCheckMetrics, type Sample, scrape, sumOf, valueOf } from './support/scrape.js';
+import { parseExposition, promtoolCheckMetrics, type Sample, scrape, sumOf, sampleValue } from './support/scrape.js';
 
 const RANDOM_PATHS = 2000;
 
@@ -54,7 +54,9 @@ for (const backends of BACKENDS) {
         for (let i = 0; i < RANDOM_PATHS; i += 50) {
           await Promise.all(
             Array.from({ length: 50 }, () =>
-              fetch(`${api.url}/${randomBytes(6).toString('hex')}/${randomBytes(4).toString('hex')}?q=${randomBytes(3).toString('hex')}`).then((r) => {
+              fetch(
+                `${api.url}/${randomBytes(6).toString('hex')}/${randomBytes(4).toString('hex')}?q=${randomBytes(3).toString('hex')}`,
+              ).then((r) => {
                 assert.equal(r.status, 404);
                 return r.arrayBuffer();
               }),
@@ -64,11 +66,17 @@ for (const backends of BACKENDS) {
         // One client leaves; the gauge must follow.
         sockets.pop()?.disconnect();
         // 6 users created (5 good + 1 .invalid); the .invalid one fails all 3 attempts (50 ms backoff).
-        samples = await waitFor('email jobs to settle and the socket to close', async () => {
-          const s = await scrape(api.url);
-          const done = valueOf(s, 'queue_jobs_completed_total', { queue: 'email' }) === 5 && valueOf(s, 'queue_jobs_failed_total', { queue: 'email' }) === 1;
-          return done && valueOf(s, 'websocket_connections', { namespace: '/' }) === 3 ? s : undefined;
-        }, 20_000);
+        samples = await waitFor(
+          'email jobs to settle and the socket to close',
+          async () => {
+            const s = await scrape(api.url);
+            const done =
+              sampleValue(s, 'queue_jobs_completed_total', { queue: 'email' }) === 5 &&
+              sampleValue(s, 'queue_jobs_failed_total', { queue: 'email' }) === 1;
+            return done && sampleValue(s, 'websocket_connections', { namespace: '/' }) === 3 ? s : undefined;
+          },
+          20_000,
+        );
       });
 
       after(async () => {
@@ -78,7 +86,7 @@ for (const backends of BACKENDS) {
 
       it('counts requests exactly, by route template and status sent', () => {
         const count = (method: string, route: string, status: number) =>
-          valueOf(samples, 'http_requests_total', { method, route, status_code: String(status) });
+          sampleValue(samples, 'http_requests_total', { method, route, status_code: String(status) });
         assert.equal(count('POST', '/users', 201), 6);
         assert.equal(count('GET', '/users/:id', 200), 5);
         assert.equal(count('POST', '/users', 400), 1);
@@ -86,7 +94,11 @@ for (const backends of BACKENDS) {
         assert.equal(count('GET', '/users/:id', 400), 1);
         assert.equal(count('GET', '/users/:id', 404), 1);
         assert.equal(count('GET', 'UNMATCHED', 404), RANDOM_PATHS);
-        assert.equal(sumOf(samples, 'http_requests_total'), 6 + 5 + 1 + 1 + 1 + 1 + RANDOM_PATHS, 'no other request counted (scrapes excluded)');
+        assert.equal(
+          sumOf(samples, 'http_requests_total'),
+          6 + 5 + 1 + 1 + 1 + 1 + RANDOM_PATHS,
+          'no other request counted (scrapes excluded)',
+        );
       });
 
       it('keeps series bounded: only route templates, never raw paths', () => {
@@ -96,39 +108,44 @@ for (const backends of BACKENDS) {
         const buckets = samples.filter((s) => s.name === 'http_request_duration_seconds_bucket');
         assert.equal(buckets.length, 7 * 12, '11 buckets + Inf per series');
         for (const s of series) {
-          assert.equal(valueOf(samples, 'http_request_duration_seconds_count', s.labels), s.value, 'histogram count = counter');
+          assert.equal(sampleValue(samples, 'http_request_duration_seconds_count', s.labels), s.value, 'histogram count = counter');
         }
       });
 
       it('tracks Socket.IO connections, openings and messages', async () => {
-        assert.equal(valueOf(samples, 'websocket_connections', { namespace: '/' }), 3);
-        assert.equal(valueOf(samples, 'websocket_connections_opened_total', { namespace: '/' }), 4);
-        assert.equal(valueOf(samples, 'websocket_messages_received_total', { namespace: '/' }), 3);
+        assert.equal(sampleValue(samples, 'websocket_connections', { namespace: '/' }), 3);
+        assert.equal(sampleValue(samples, 'websocket_connections_opened_total', { namespace: '/' }), 4);
+        assert.equal(sampleValue(samples, 'websocket_messages_received_total', { namespace: '/' }), 3);
         assert.equal(received.length >= 6 * 3, true, 'connected clients received user.created events');
       });
 
       it('counts email jobs completed and failed, and their duration', () => {
-        assert.equal(valueOf(samples, 'queue_jobs_completed_total', { queue: 'email' }), 5);
-        assert.equal(valueOf(samples, 'queue_jobs_failed_total', { queue: 'email' }), 1);
-        assert.equal(valueOf(samples, 'queue_job_duration_seconds_count', { queue: 'email' }), 5 + 3, 'one observation per attempt');
+        assert.equal(sampleValue(samples, 'queue_jobs_completed_total', { queue: 'email' }), 5);
+        assert.equal(sampleValue(samples, 'queue_jobs_failed_total', { queue: 'email' }), 1);
+        assert.equal(sampleValue(samples, 'queue_job_duration_seconds_count', { queue: 'email' }), 5 + 3, 'one observation per attempt');
         for (const state of ['waiting', 'active', 'delayed']) {
-          assert.equal(valueOf(samples, 'queue_jobs', { queue: 'email', state }), 0, state);
+          assert.equal(sampleValue(samples, 'queue_jobs', { queue: 'email', state }), 0, state);
         }
       });
 
       it('reports the database pool, build info and Node runtime', () => {
-        const max = valueOf(samples, 'db_pool_max_connections');
+        const max = sampleValue(samples, 'db_pool_max_connections');
         assert.equal(max, backends === 'real' ? 10 : 1);
-        const active = valueOf(samples, 'db_pool_connections', { state: 'active' }) ?? -1;
-        const idle = valueOf(samples, 'db_pool_connections', { state: 'idle' }) ?? -1;
+        const active = sampleValue(samples, 'db_pool_connections', { state: 'active' }) ?? -1;
+        const idle = sampleValue(samples, 'db_pool_connections', { state: 'idle' }) ?? -1;
         assert.ok(active >= 0 && idle >= 0 && active + idle <= (max ?? 0));
-        assert.equal(valueOf(samples, 'db_pool_pending_requests'), 0);
+        assert.equal(sampleValue(samples, 'db_pool_pending_requests'), 0);
         const info = samples.find((s) => s.name === 'app_build_info');
         assert.equal(info?.value, 1);
         assert.equal(info?.labels.node_version, process.version);
         assert.match(info?.labels.version ?? '', /^\d+\.\d+\.\d+/);
-        for (const name of ['nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_heap_size_limit_bytes', 'process_cpu_seconds_total']) {
-          assert.ok((valueOf(samples, name) ?? -1) > 0 || name === 'nodejs_eventloop_lag_p99_seconds', name);
+        for (const name of [
+          'nodejs_eventloop_lag_p99_seconds',
+          'nodejs_heap_size_used_bytes',
+          'nodejs_heap_size_limit_bytes',
+          'process_cpu_seconds_total',
+        ]) {
+          assert.ok((sampleValue(samples, name) ?? -1) > 0 || name === 'nodejs_eventloop_lag_p99_seconds', name);
         }
       });
 

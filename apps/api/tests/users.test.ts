@@ -53,7 +53,11 @@ for (const backends of BACKENDS) {
         assert.equal(empty.status, 400);
         assert.match(String((await json(empty)).message), /expected a JSON object/);
 
-        const malformed = await fetch(`${api.url}/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":' });
+        const malformed = await fetch(`${api.url}/users`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"email":',
+        });
         assert.equal(malformed.status, 400);
         const body = await json(malformed);
         assert.equal(body.statusCode, 400);
@@ -103,7 +107,7 @@ for (const backends of BACKENDS) {
           const res = await fetch(`${api.url}/users?${qs}`);
           assert.equal(res.status, 400, qs);
           const field = qs.split('=')[0];
-          assert.equal((await json(res)).details instanceof Array, true);
+          assert.equal(Array.isArray((await json(res)).details), true);
           assert.match(JSON.stringify(await (await fetch(`${api.url}/users?${qs}`)).json()), new RegExp(`"field":"${field}"`), qs);
         }
       });

@@ -1,13 +1,8 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
-import {
-  HealthCheckService,
-  type HealthCheckResult,
-  type HealthIndicatorFunction,
-  HealthIndicatorService,
-} from '@nestjs/terminus';
+import { HealthCheckService, type HealthCheckResult, type HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
 
 /** A readiness check: resolves with details when the dependency is usable, rejects when it is not. */
-export type ReadinessCheck = () => Promise<Record<string, unknown> | void>;
+export type ReadinessCheck = () => Promise<Record<string, unknown> | undefined>;
 
 /** Longest one readiness check may take before it counts as down: a hung dependency must not hang the probe. */
 const CHECK_TIMEOUT_MS = 2000;
@@ -50,7 +45,11 @@ export class HealthRegistry {
   }
 
   ready(): Promise<HealthResponse> {
-    const indicators: HealthIndicatorFunction[] = [...this.checks].map(([name, check]) => () => this.indicate(name, check));
+    const indicators: HealthIndicatorFunction[] = [...this.checks].map(
+      ([name, check]) =>
+        () =>
+          this.indicate(name, check),
+    );
     if (this.shuttingDown) {
       indicators.unshift(async () => this.indicators.check('lifecycle').down({ state: 'shutting_down' }));
     }

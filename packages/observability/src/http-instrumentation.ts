@@ -57,12 +57,7 @@ function assignRequestId(req: RawRequest, res: ServerResponse, header: string): 
  * Watches one response until it closes. The status is read then, after every exception filter
  * has run, which an interceptor cannot see; `close` (not `finish`) also catches aborted responses.
  */
-function track(
-  req: RawRequest,
-  res: ServerResponse,
-  options: HttpInstrumentationOptions,
-  routeOf: () => string | undefined,
-): void {
+function track(req: RawRequest, res: ServerResponse, options: HttpInstrumentationOptions, routeOf: () => string | undefined): void {
   const start = performance.now();
   const requestId = assignRequestId(req, res, options.requestIdHeader);
   res.once('close', () => {

@@ -83,45 +83,51 @@ for (const adapter of ADAPTERS) {
 
     it('serves /metrics and /health/* on the management port only', async () => {
       const managementPort = await freePort();
-      await withApp(adapter, { controllers: [ItemsController], observability: { managementPort, metricsToken: TOKEN } }, async ({ url, app }) => {
-        const management = `http://127.0.0.1:${managementPort}`;
-        assert.equal(app.get(ManagementServer).address?.port, managementPort);
-        assert.notEqual(new URL(url).port, String(managementPort));
+      await withApp(
+        adapter,
+        { controllers: [ItemsController], observability: { managementPort, metricsToken: TOKEN } },
+        async ({ url, app }) => {
+          const management = `http://127.0.0.1:${managementPort}`;
+          assert.equal(app.get(ManagementServer).address?.port, managementPort);
+          assert.notEqual(new URL(url).port, String(managementPort));
 
-        const metrics = await fetch(`${management}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
-        assert.equal(metrics.status, 200);
-        assert.equal(metrics.headers.get('content-type'), PROMETHEUS_TEXT);
-        assert.equal(metrics.headers.get('cache-control'), 'no-store');
-        assert.match(await metrics.text(), /^# TYPE http_requests_total counter$/m);
-        const unauthorized = await fetch(`${management}/metrics`);
-        assert.equal(unauthorized.status, 401);
-        assert.equal(unauthorized.headers.get('www-authenticate'), 'Bearer realm="metrics"');
+          const metrics = await fetch(`${management}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+          assert.equal(metrics.status, 200);
+          assert.equal(metrics.headers.get('content-type'), PROMETHEUS_TEXT);
+          assert.equal(metrics.headers.get('cache-control'), 'no-store');
+          assert.match(await metrics.text(), /^# TYPE http_requests_total counter$/m);
+          const unauthorized = await fetch(`${management}/metrics`);
+          assert.equal(unauthorized.status, 401);
+          assert.equal(unauthorized.headers.get('www-authenticate'), 'Bearer realm="metrics"');
 
-        const live = await fetch(`${management}/health/live`);
-        assert.equal(live.status, 200);
-        assert.equal(((await live.json()) as { status: string }).status, 'ok');
-        assert.equal((await fetch(`${management}/health/ready`)).status, 200);
-        assert.equal((await fetch(`${management}/metrics?x=1`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
-        const head = await fetch(`${management}/health/live`, { method: 'HEAD' });
-        assert.equal(head.status, 200);
-        assert.equal(await head.text(), '');
-        assert.equal((await fetch(`${management}/items/1`)).status, 404, 'the app routes are not on the management port');
-        assert.equal((await fetch(`${management}/metrics`, { method: 'POST' })).status, 405);
+          const live = await fetch(`${management}/health/live`);
+          assert.equal(live.status, 200);
+          assert.equal(((await live.json()) as { status: string }).status, 'ok');
+          assert.equal((await fetch(`${management}/health/ready`)).status, 200);
+          assert.equal((await fetch(`${management}/metrics?x=1`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
+          const head = await fetch(`${management}/health/live`, { method: 'HEAD' });
+          assert.equal(head.status, 200);
+          assert.equal(await head.text(), '');
+          assert.equal((await fetch(`${management}/items/1`)).status, 404, 'the app routes are not on the management port');
+          assert.equal((await fetch(`${management}/metrics`, { method: 'POST' })).status, 405);
 
-        for (const path of ['/metrics', '/health/live', '/health/ready']) {
-          const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-          assert.equal(res.status, 404, `${path} on the application port`);
-          await res.arrayBuffer();
-        }
-        assert.equal((await fetch(`${url}/items/1`)).status, 200);
+          for (const path of ['/metrics', '/health/live', '/health/ready']) {
+            const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+            assert.equal(res.status, 404, `${path} on the application port`);
+            await res.arrayBuffer();
+          }
+          assert.equal((await fetch(`${url}/items/1`)).status, 200);
 
-        // Management requests are not application traffic; the probes on the app port were 404s that matched no route.
-        await waitFor('the app-port requests to be counted', async () => {
-          const e = parseExposition(await (await fetch(`${management}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text());
-          assert.deepEqual(httpSeries(e), [`GET /items/:id 200 = 1`, `GET ${UNMATCHED_ROUTE} 404 = 3`].sort());
-          return true;
-        });
-      });
+          // Management requests are not application traffic; the probes on the app port were 404s that matched no route.
+          await waitFor('the app-port requests to be counted', async () => {
+            const e = parseExposition(
+              await (await fetch(`${management}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text(),
+            );
+            assert.deepEqual(httpSeries(e), [`GET /items/:id 200 = 1`, `GET ${UNMATCHED_ROUTE} 404 = 3`].sort());
+            return true;
+          });
+        },
+      );
       await assert.rejects(fetch(`http://127.0.0.1:${managementPort}/health/live`), 'the management listener closes with the app');
     });
 

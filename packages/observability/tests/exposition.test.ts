@@ -13,7 +13,17 @@ import {
 } from '../src/index.js';
 import { ADAPTERS, withApp } from './support/app.js';
 import { ItemsController } from './support/controllers.js';
-import { type Exposition, parseExposition, promtoolCheckMetrics, rawRequest, scrape, scrapeText, select, sampleValue, waitFor } from './support/metrics.js';
+import {
+  type Exposition,
+  parseExposition,
+  promtoolCheckMetrics,
+  rawRequest,
+  scrape,
+  scrapeText,
+  select,
+  sampleValue,
+  waitFor,
+} from './support/metrics.js';
 
 /** Puts at least one sample on every metric of the contract, through the public hooks and real HTTP traffic. */
 async function trafficOnEveryMetric(url: string, metrics: AppMetrics): Promise<void> {
@@ -61,13 +71,19 @@ describe('the metric contract', () => {
       assert.equal(def.name.endsWith('_total'), def.type === 'counter', def.name);
       assert.ok(def.help.length > 10, `${def.name} has a help text`);
       assert.equal(def.buckets !== undefined, def.type === 'histogram', `${def.name}: buckets only on histograms`);
-      if (def.buckets) assert.deepEqual([...def.buckets], [...def.buckets].sort((a, b) => a - b), 'ascending buckets');
+      if (def.buckets)
+        assert.deepEqual(
+          [...def.buckets],
+          [...def.buckets].sort((a, b) => a - b),
+          'ascending buckets',
+        );
     }
   });
 
   it('folds methods with AppMetrics.methodLabel', () => {
     for (const m of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) assert.equal(AppMetrics.methodLabel(m), m);
-    for (const m of ['PROPFIND', 'PURGE', 'get', 'TRACE', 'CONNECT', '', undefined]) assert.equal(AppMetrics.methodLabel(m), OTHER_HTTP_METHOD);
+    for (const m of ['PROPFIND', 'PURGE', 'get', 'TRACE', 'CONNECT', '', undefined])
+      assert.equal(AppMetrics.methodLabel(m), OTHER_HTTP_METHOD);
   });
 });
 
@@ -108,7 +124,8 @@ for (const adapter of ADAPTERS) {
         metrics.setQueueDepthSource('reports', async () => ({ waiting: 9, active: 0, delayed: 5 }));
         metrics.setDbPoolSource(() => pool);
 
-        const depth = (e: Exposition, queue: string) => Object.fromEntries(QUEUE_STATES.map((state) => [state, sampleValue(e, 'queue_jobs', { queue, state })]));
+        const depth = (e: Exposition, queue: string) =>
+          Object.fromEntries(QUEUE_STATES.map((state) => [state, sampleValue(e, 'queue_jobs', { queue, state })]));
         const db = (e: Exposition) => ({
           ...Object.fromEntries(DB_POOL_STATES.map((state) => [state, sampleValue(e, 'db_pool_connections', { state })])),
           pending: sampleValue(e, 'db_pool_pending_requests'),

@@ -38,21 +38,28 @@ function checksProvider(checks: Record<string, ReadinessCheck>) {
   return RegistersChecks;
 }
 
-const up = (details: Record<string, unknown> = {}): ReadinessCheck => async () => details;
+const up =
+  (details: Record<string, unknown> = {}): ReadinessCheck =>
+  async () =>
+    details;
 
 for (const adapter of ADAPTERS) {
   describe(`health (${adapter})`, () => {
     it('reports every readiness check, 200 when all are up', () =>
-      withApp(adapter, { providers: [checksProvider({ database: up({ driver: 'pglite' }), queue: async () => undefined })] }, async ({ url }) => {
-        const ready = await get(`${url}/health/ready`);
-        assert.equal(ready.status, 200);
-        assert.equal(ready.body.status, 'ok');
-        assert.deepEqual(ready.body.details, { database: { status: 'up', driver: 'pglite' }, queue: { status: 'up' } });
-        assert.deepEqual(ready.body.error, {});
-        const live = await get(`${url}/health/live`);
-        assert.equal(live.status, 200);
-        assert.deepEqual(live.body.details, {}, 'liveness checks no dependency');
-      }));
+      withApp(
+        adapter,
+        { providers: [checksProvider({ database: up({ driver: 'pglite' }), queue: async () => undefined })] },
+        async ({ url }) => {
+          const ready = await get(`${url}/health/ready`);
+          assert.equal(ready.status, 200);
+          assert.equal(ready.body.status, 'ok');
+          assert.deepEqual(ready.body.details, { database: { status: 'up', driver: 'pglite' }, queue: { status: 'up' } });
+          assert.deepEqual(ready.body.error, {});
+          const live = await get(`${url}/health/live`);
+          assert.equal(live.status, 200);
+          assert.deepEqual(live.body.details, {}, 'liveness checks no dependency');
+        },
+      ));
 
     it('answers 503 naming the check that threw, the others still up', () => {
       const checks = {

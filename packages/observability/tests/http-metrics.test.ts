@@ -82,12 +82,7 @@ for (const adapter of ADAPTERS) {
         assert.deepEqual(sent, { custom: [418, 418], teapot: [418], boom: [500, 500, 500], items: [200] });
 
         const exposition = await scrapeUntil(url, (e) =>
-          assert.deepEqual(httpSeries(e), [
-            'GET /boom 500 = 3',
-            'GET /custom 418 = 2',
-            'GET /items/:id 200 = 1',
-            'GET /teapot 418 = 1',
-          ]),
+          assert.deepEqual(httpSeries(e), ['GET /boom 500 = 3', 'GET /custom 418 = 2', 'GET /items/:id 200 = 1', 'GET /teapot 418 = 1']),
         );
         assertHistogramMatchesCounter(exposition);
       }));
@@ -235,7 +230,10 @@ for (const adapter of ADAPTERS) {
           async ({ url }) => {
             const headers = { 'content-type': 'application/json' };
             assert.equal((await rawRequest('POST', `${url}/items`, { headers, body: '{oops' })).status, 400);
-            assert.equal((await rawRequest('POST', `${url}/items`, { headers, body: JSON.stringify({ a: 'x'.repeat(2000) }) })).status, 413);
+            assert.equal(
+              (await rawRequest('POST', `${url}/items`, { headers, body: JSON.stringify({ a: 'x'.repeat(2000) }) })).status,
+              413,
+            );
             assert.equal((await rawRequest('POST', `${url}/items?x=1`, { headers, body: '[' })).status, 400);
             // Same malformed body on a path with no POST route stays UNMATCHED: the fallback only returns registered templates.
             assert.equal((await rawRequest('POST', `${url}/nothing/here`, { headers, body: '{oops' })).status, 400);

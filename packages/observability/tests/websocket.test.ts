@@ -66,7 +66,10 @@ for (const adapter of ADAPTERS) {
                 return answers;
               }),
             );
-            assert.deepEqual(acks, Array.from({ length: 5 }, () => ['pong', 'pong']));
+            assert.deepEqual(
+              acks,
+              Array.from({ length: 5 }, () => ['pong', 'pong']),
+            );
 
             await waitFor('5 open connections and 15 messages', async () => {
               assert.deepEqual(ws(await scrape(url)), { open: 5, opened: 5, received: 15 });

@@ -110,13 +110,16 @@ export const ENV = {
     description: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
     usedBy: ['api'],
     schema: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected fatal, error, warn, info, debug, trace or silent' })
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'expected fatal, error, warn, info, debug, trace or silent',
+      })
       .default('info'),
   },
   SHUTDOWN_DRAIN_MS: {
     category: 'App',
     requirement: 'optional',
-    description: 'On SIGTERM, how long readiness reports 503 before the server stops accepting (lets load balancers notice). 5000 behind a load balancer.',
+    description:
+      'On SIGTERM, how long readiness reports 503 before the server stops accepting (lets load balancers notice). 5000 behind a load balancer.',
     usedBy: ['api'],
     schema: int(0, 0, 120_000),
   },
@@ -184,7 +187,10 @@ export const ENV = {
     requirement: 'optional',
     description: 'Key prefix of the BullMQ queues in Redis (separates apps sharing one Redis).',
     usedBy: ['api'],
-    schema: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, { error: 'expected letters, digits, :, _ or -' }).default('obsnest'),
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{1,64}$/, { error: 'expected letters, digits, :, _ or -' })
+      .default('obsnest'),
   },
   QUEUE_CONCURRENCY: {
     category: 'Queue',
@@ -268,7 +274,10 @@ export const ENV = {
     requirement: 'optional',
     description: 'How long Prometheus keeps samples (e.g. 15d, 30d, 90d).',
     usedBy: ['stack', 'compose'],
-    schema: z.string().regex(/^\d+[smhdwy]$/, { error: 'expected a duration such as 30d' }).default('30d'),
+    schema: z
+      .string()
+      .regex(/^\d+[smhdwy]$/, { error: 'expected a duration such as 30d' })
+      .default('30d'),
   },
   ALERTMANAGER_PORT: {
     category: 'Monitoring',
@@ -319,7 +328,14 @@ export const ENV = {
     schema: z
       .string()
       .optional()
-      .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+      .transform((v) =>
+        v
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [],
+      ),
   },
   BODY_LIMIT_BYTES: {
     category: 'Security',

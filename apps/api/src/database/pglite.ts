@@ -27,7 +27,11 @@ export async function createPglite(dataDir: string): Promise<Database> {
     kind: 'pglite',
     query: (sql, params) => track(async () => (await db.query(sql, params as unknown[] | undefined)).rows as never[]),
     transaction: (work) =>
-      track(() => db.transaction((tx) => work({ query: async (sql, params) => (await tx.query(sql, params as unknown[] | undefined)).rows as never[] }))),
+      track(() =>
+        db.transaction((tx) =>
+          work({ query: async (sql, params) => (await tx.query(sql, params as unknown[] | undefined)).rows as never[] }),
+        ),
+      ),
     async ping() {
       await db.query('SELECT 1');
     },

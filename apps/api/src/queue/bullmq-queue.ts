@@ -35,11 +35,11 @@ export function createBullmqQueue(
   });
   queue.on('error', (error) => logger.warn({ err: error.message }, 'BullMQ queue connection error'));
 
-  const worker = new Worker<WelcomeEmailJob>(
-    EMAIL_QUEUE_NAME,
-    (job) => lifecycle.execute(job.id as string, job.data),
-    { prefix: options.prefix, connection: consumer, concurrency: settings.concurrency },
-  );
+  const worker = new Worker<WelcomeEmailJob>(EMAIL_QUEUE_NAME, (job) => lifecycle.execute(job.id as string, job.data), {
+    prefix: options.prefix,
+    connection: consumer,
+    concurrency: settings.concurrency,
+  });
   worker.on('completed', (job) => lifecycle.completed(job.id as string, job.attemptsMade));
   worker.on('failed', (job, error) => {
     if (job) lifecycle.failed(job.id as string, job.attemptsMade, job.opts.attempts ?? 1, error);
@@ -85,4 +85,3 @@ export function createBullmqQueue(
     },
   };
 }
-

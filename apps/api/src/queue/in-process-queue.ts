@@ -36,11 +36,14 @@ export function createInProcessQueue(settings: QueueSettings, lifecycle: JobLife
     job.attemptsMade++;
     const outcome = await lifecycle.run(job.id, job.data, job.attemptsMade, settings.attempts);
     if (outcome === 'retry' && !closing) {
-      const timer = setTimeout(() => {
-        delayed.delete(job.id);
-        waiting.push(job);
-        pump();
-      }, backoffDelay(settings.backoffMs, job.attemptsMade));
+      const timer = setTimeout(
+        () => {
+          delayed.delete(job.id);
+          waiting.push(job);
+          pump();
+        },
+        backoffDelay(settings.backoffMs, job.attemptsMade),
+      );
       delayed.set(job.id, { job, timer });
       return;
     }

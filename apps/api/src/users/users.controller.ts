@@ -1,6 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ZodPipe } from '../http/zod-pipe.js';
-import { type CreateUser, createUserSchema, type ListUsers, listUsersSchema, type User, type UserPage, userIdSchema } from './user.schemas.js';
+import {
+  type CreateUser,
+  createUserSchema,
+  type ListUsers,
+  listUsersSchema,
+  type User,
+  type UserPage,
+  userIdSchema,
+} from './user.schemas.js';
 import { UsersService } from './users.service.js';
 
 @Controller('users')

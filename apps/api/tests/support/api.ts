@@ -43,7 +43,12 @@ export async function isolatedEnv(backends: Backends, adapter: Adapter, extra: R
   }
   // The caller's overrides win, e.g. a REDIS_URL pointing at a dead port.
   Object.assign(env, extra);
-  return { env, cleanup: async () => { for (const c of cleanups) await c(); } };
+  return {
+    env,
+    cleanup: async () => {
+      for (const c of cleanups) await c();
+    },
+  };
 }
 
 /** Starts the real application in this process on a free loopback port. */

@@ -1,15 +1,4 @@
-import {
-  All,
-  type ArgumentsHost,
-  Body,
-  Catch,
-  Controller,
-  type ExceptionFilter,
-  Get,
-  HttpException,
-  Param,
-  Post,
-} from '@nestjs/common';
+import { All, type ArgumentsHost, Body, Catch, Controller, type ExceptionFilter, Get, HttpException, Param, Post } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 
 /** Thrown by `GET /custom`; only `TeapotFilter` knows how to answer it (with 418). */

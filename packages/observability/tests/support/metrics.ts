@@ -68,9 +68,7 @@ export function parseExposition(text: string): Exposition {
 
 /** Samples of one series name whose labels include `match`. */
 export function select(exposition: Exposition, name: string, match: Record<string, string> = {}): Sample[] {
-  return exposition.samples.filter(
-    (s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v),
-  );
+  return exposition.samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v));
 }
 
 /** The value of exactly one matching sample; throws when there are none or several. */
@@ -123,9 +121,7 @@ export function rawRequest(
     const req = request(url, { method, headers: options.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
     });
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${url}: no answer within ${REQUEST_TIMEOUT_MS} ms`)));

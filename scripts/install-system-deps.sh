@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project runs or tests with, when they are missing.
+# Used by .ci/run and by `npm run up` (through scripts/stack.mjs); safe to run again.
+set -euo pipefail
+need=()
+command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
+command -v prometheus-postgres-exporter >/dev/null || need+=(prometheus-postgres-exporter)
+command -v prometheus-redis-exporter >/dev/null || need+=(prometheus-redis-exporter)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "system packages present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
+echo "installing: ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts packaged daemons as services on install where an init system runs; the project
+# starts its own instances on its own ports, so stop any that came up.
+for svc in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter; do
+  if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
+done
