@@ -64,6 +64,17 @@ for (const backends of BACKENDS) {
         assert.equal(body.error, 'Bad Request');
       });
 
+      it('answers 415 for a body that is not JSON, and 413 for one over the limit', async () => {
+        for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+          const res = await fetch(`${api.url}/users`, { method: 'POST', headers: { 'content-type': type }, body: 'email=a@b.co&name=x' });
+          assert.equal(res.status, 415, type);
+          assert.equal((await json(res)).message, 'expected Content-Type: application/json');
+        }
+        const big = await postJson(`${api.url}/users`, { email: 'big@example.com', name: 'x'.repeat(200_000) });
+        assert.equal(big.status, 413);
+        assert.equal((await json(big)).error, 'Payload Too Large');
+      });
+
       it('answers 400 for an id that is not a UUID and 404 for an unknown one', async () => {
         const bad = await fetch(`${api.url}/users/42`);
         assert.equal(bad.status, 400);

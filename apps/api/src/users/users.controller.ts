@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { RequireJson } from '../http/require-json.guard.js';
 import { ZodPipe } from '../http/zod-pipe.js';
 import {
   type CreateUser,
@@ -16,6 +17,7 @@ export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   @Post()
+  @UseGuards(RequireJson)
   create(@Body(new ZodPipe(createUserSchema)) body: CreateUser): Promise<User> {
     return this.users.create(body);
   }
