@@ -295,6 +295,13 @@ export const ENV = {
     howToGenerate: 'from the receiving service (Slack incoming webhook, PagerDuty, …)',
     schema: url(['http:', 'https:']).optional(),
   },
+  ALERT_WEBHOOK_URL_FILE: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Path of a file holding the webhook URL instead of ALERT_WEBHOOK_URL (for secret stores and compose secrets).',
+    usedBy: ['stack', 'compose'],
+    schema: z.string().min(1).optional(),
+  },
   GRAFANA_PORT: {
     category: 'Monitoring',
     requirement: 'optional',
