@@ -12,6 +12,7 @@ const lock = join(root, 'package-lock.json');
 
 const stale = !existsSync(marker) || statSync(lock).mtimeMs > statSync(marker).mtimeMs;
 if (stale) {
-  console.error('[setup] installing npm dependencies (npm ci)…');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  console.error('[setup] installing npm dependencies from package-lock.json…');
+  // `npm install` rather than `npm ci`: see .ci/run (biome's other-platform binaries).
+  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }

@@ -133,12 +133,17 @@ describe('alert delivery', () => {
       ]);
       // Critical alerts wait 10 s (group_wait) before the first notification.
       await waitFor(() => sink.logs().includes('"alertname":"ApiTargetDown"'), 30_000);
-      const line = sink.logs().split('\n').find((entry) => entry.includes('"alertname":"ApiTargetDown"'));
+      const line = sink
+        .logs()
+        .split('\n')
+        .find((entry) => entry.includes('"alertname":"ApiTargetDown"'));
       assert.ok(line, `the sink received nothing:\n${sink.logs()}\n${alertmanager.logs()}`);
-      assert.deepEqual(
-        (({ receiver, status, severity, summary }) => ({ receiver, status, severity, summary }))(JSON.parse(line)),
-        { receiver: 'webhook', status: 'firing', severity: 'critical', summary: 'API instance api:3000 cannot be scraped' },
-      );
+      assert.deepEqual((({ receiver, status, severity, summary }) => ({ receiver, status, severity, summary }))(JSON.parse(line)), {
+        receiver: 'webhook',
+        status: 'firing',
+        severity: 'critical',
+        summary: 'API instance api:3000 cannot be scraped',
+      });
     } finally {
       await alertmanager?.stop();
       await sink.stop();

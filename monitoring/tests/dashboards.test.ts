@@ -51,7 +51,11 @@ describe('generated dashboards', () => {
       const parsed = JSON.parse(json) as Dashboard & Record<string, unknown>;
       assert.deepEqual(Object.keys(parsed), Object.keys(parsed).sort(), spec.file);
       const ids = (parsed.panels ?? []).map((panel) => panel.id);
-      assert.deepEqual(ids, ids.map((_, index) => index + 1), spec.file);
+      assert.deepEqual(
+        ids,
+        ids.map((_, index) => index + 1),
+        spec.file,
+      );
     }
   });
 
@@ -196,9 +200,23 @@ describe('Infrastructure and SLO dashboards', () => {
     const dashboard = infrastructureDashboard();
     assert.equal(dashboard.uid, 'infrastructure');
     const titles = titlesOf(dashboard);
-    for (const title of ['Host', 'CPU Usage', 'Memory Usage', 'Disk Usage', 'Network Traffic', 'PostgreSQL', 'PostgreSQL Connections',
-      'PostgreSQL Transactions', 'PostgreSQL Database Size', 'PostgreSQL Deadlocks', 'Redis', 'Redis Memory', 'Redis Connected Clients',
-      'Redis Commands', 'Redis Keyspace Hit Ratio']) {
+    for (const title of [
+      'Host',
+      'CPU Usage',
+      'Memory Usage',
+      'Disk Usage',
+      'Network Traffic',
+      'PostgreSQL',
+      'PostgreSQL Connections',
+      'PostgreSQL Transactions',
+      'PostgreSQL Database Size',
+      'PostgreSQL Deadlocks',
+      'Redis',
+      'Redis Memory',
+      'Redis Connected Clients',
+      'Redis Commands',
+      'Redis Keyspace Hit Ratio',
+    ]) {
       assert.ok(titles.includes(title), title);
     }
   });

@@ -69,7 +69,9 @@ describe('prometheus.yml', () => {
 
   it('strips the port from the instance label of infrastructure targets only', async () => {
     // As the relabelling of a real server applies it, read from its target list.
-    const prometheus = await startPrometheus({ config: renderPrometheusConfig({ credentialsFile: null, ruleFiles: [], alertmanagers: [] }) });
+    const prometheus = await startPrometheus({
+      config: renderPrometheusConfig({ credentialsFile: null, ruleFiles: [], alertmanagers: [] }),
+    });
     try {
       const expected = {
         api: 'api:3000',

@@ -16,15 +16,7 @@ import {
 import { recordingRuleNames } from '../grafana/src/recording-rules.js';
 import { RULE_TESTS_DIR, RULES_DIR, RUNBOOK_INDEX } from './support/paths.js';
 import { metricNames, unknownMetricNames } from './support/promql.js';
-import {
-  alertExpectations,
-  alertRules,
-  recordingRules,
-  RUNBOOK_BASE_URL,
-  readYaml,
-  ruleFiles,
-  ruleTestFiles,
-} from './support/rules.js';
+import { alertExpectations, alertRules, recordingRules, RUNBOOK_BASE_URL, readYaml, ruleFiles, ruleTestFiles } from './support/rules.js';
 import { output, run } from './support/run.js';
 import { withTempDir } from './support/temp.js';
 

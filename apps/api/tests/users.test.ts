@@ -123,6 +123,14 @@ for (const backends of BACKENDS) {
         }
       });
 
+      it('survives malformed percent-encoding in a path parameter (400, counted under the template)', async () => {
+        const res = await fetch(`${api.url}/users/%zz`);
+        assert.equal(res.status, 400);
+        assert.equal((await fetch(`${api.url}/health/live`)).status, 200, 'the process is still up');
+        const metrics = await (await fetch(`${api.url}/metrics`)).text();
+        assert.match(metrics, /^http_requests_total\{method="GET",route="\/users\/:id",status_code="400"\} \d+$/m);
+      });
+
       it('answers unknown routes with a JSON 404', async () => {
         const res = await fetch(`${api.url}/no/such/route`);
         assert.equal(res.status, 404);

@@ -93,9 +93,6 @@ export function panelQueries(
 }
 
 /** `panelQueries` over every generated dashboard. */
-export function allPanelQueries(
-  values: Readonly<Record<string, string>>,
-  builtins: GrafanaBuiltins = DEFAULT_BUILTINS,
-): PanelQuery[] {
+export function allPanelQueries(values: Readonly<Record<string, string>>, builtins: GrafanaBuiltins = DEFAULT_BUILTINS): PanelQuery[] {
   return DASHBOARDS.flatMap((spec) => panelQueries(spec.build(), values, builtins));
 }

@@ -94,9 +94,7 @@ interface CommonPanelBuilder {
 const DEFAULT_STEPS: readonly Step[] = [[null, 'green']];
 
 function thresholdsOf(steps: readonly Step[]): ThresholdsConfigBuilder {
-  return new ThresholdsConfigBuilder()
-    .mode(ThresholdsMode.Absolute)
-    .steps(steps.map(([value, color]) => ({ value, color })));
+  return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps.map(([value, color]) => ({ value, color })));
 }
 
 function queryOf(query: Query, index: number, table: boolean): DataqueryBuilder {

@@ -39,12 +39,7 @@ export function histogramSeries(metric: MetricDefinition, suffix: 'bucket' | 'co
 }
 
 /** `histogram_quantile(q, sum by (le, ...by) (rate(metric_bucket{...}[$__rate_interval])))`. */
-export function quantile(
-  q: number,
-  metric: MetricDefinition,
-  matchers: readonly string[],
-  by: readonly string[] = [],
-): string {
+export function quantile(q: number, metric: MetricDefinition, matchers: readonly string[], by: readonly string[] = []): string {
   const buckets = rate(selector(histogramSeries(metric, 'bucket'), matchers));
   return `histogram_quantile(${q}, ${sum(buckets, ['le', ...by])})`;
 }

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BINARIES, prometheusCommand } from '../../runtime/native.js';
 import { type RunningService, startService } from './service.js';
 
 /**
@@ -12,11 +13,15 @@ import { type RunningService, startService } from './service.js';
  */
 
 export interface PrometheusOptions {
-  /** prometheus.yml content. Default: global settings only, nothing scraped. */
-  readonly config?: string;
+  /**
+   * prometheus.yml content, or a function of the server's own port and directory (to scrape
+   * itself, or to point at rule files written beside it). Default: global settings only,
+   * nothing scraped.
+   */
+  readonly config?: string | ((port: number, dir: string) => string | Promise<string>);
   /** Extra command-line flags, e.g. ['--storage.tsdb.retention.time=1h']. */
   readonly args?: readonly string[];
-  /** Binary to run; default `prometheus` from PATH. */
+  /** Binary to run; default `prometheus` from PATH (or $PROMETHEUS_BINARY). */
   readonly binary?: string;
   readonly readyTimeoutMs?: number;
 }
@@ -40,13 +45,19 @@ export const EMPTY_PROMETHEUS_CONFIG = 'global:\n  scrape_interval: 15s\n  evalu
 export async function startPrometheus(options: PrometheusOptions = {}): Promise<RunningPrometheus> {
   const service = await startService({
     name: 'prometheus',
-    command: options.binary ?? 'prometheus',
-    prepare: (dir) => writeFile(join(dir, 'prometheus.yml'), options.config ?? EMPTY_PROMETHEUS_CONFIG),
+    command: options.binary ?? BINARIES.prometheus,
+    prepare: async (dir, port) => {
+      const config = typeof options.config === 'function' ? await options.config(port, dir) : options.config;
+      await writeFile(join(dir, 'prometheus.yml'), config ?? EMPTY_PROMETHEUS_CONFIG);
+    },
     args: (port, dir) => [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
+      ...prometheusCommand({
+        configFile: join(dir, 'prometheus.yml'),
+        dataDir: join(dir, 'data'),
+        host: '127.0.0.1',
+        port,
+        logLevel: 'warn',
+      }).argv.slice(1),
       ...(options.args ?? []),
     ],
     readyPath: '/-/ready',

@@ -8,7 +8,21 @@ import { exporterMetricNames } from '../../grafana/src/scrape-targets.js';
  * followed by `(` (a function or an aggregation) is a metric name. Enough for the queries of this
  * repository; Prometheus itself checks their syntax elsewhere.
  */
-const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'inf',
+  'nan',
+]);
 
 export function metricNames(expr: string): string[] {
   const stripped = expr

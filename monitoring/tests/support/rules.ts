@@ -58,7 +58,10 @@ export interface AlertExpectation {
 }
 
 interface RuleTestFile {
-  tests: { name?: string; alert_rule_test?: { alertname: string; eval_time: string; exp_alerts?: { exp_labels?: Record<string, string> }[] }[] }[];
+  tests: {
+    name?: string;
+    alert_rule_test?: { alertname: string; eval_time: string; exp_alerts?: { exp_labels?: Record<string, string> }[] }[];
+  }[];
 }
 
 export function alertExpectations(): AlertExpectation[] {

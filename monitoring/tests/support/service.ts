@@ -17,8 +17,8 @@ export interface ServiceSpec {
   readonly command: string;
   /** Arguments, given the port to listen on and the service's temporary directory. */
   readonly args: (port: number, dir: string) => readonly string[];
-  /** Prepares files in the temporary directory before the start (configuration…). */
-  readonly prepare?: (dir: string) => Promise<void>;
+  /** Prepares files in the temporary directory before the start (configuration…), given the port. */
+  readonly prepare?: (dir: string, port: number) => Promise<void>;
   /** Path answering 200 once the service is ready, e.g. `/-/ready`. */
   readonly readyPath: string;
   readonly readyTimeoutMs?: number;
@@ -100,8 +100,8 @@ async function startOnce(spec: ServiceSpec): Promise<RunningService> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await spec.prepare?.(dir);
     const port = await freePort();
+    await spec.prepare?.(dir, port);
     child = spawn(spec.command, spec.args(port, dir), {
       cwd: dir,
       env: spec.env?.(port) ?? process.env,

@@ -61,7 +61,14 @@ function track(req: RawRequest, res: ServerResponse, options: HttpInstrumentatio
   const start = performance.now();
   const requestId = assignRequestId(req, res, options.requestIdHeader);
   res.once('close', () => {
-    const route = routeOf() ?? UNMATCHED_ROUTE;
+    // Runs outside any request handler: a throw here would be an uncaught exception that takes
+    // the whole process down, so route resolution falls back to UNMATCHED instead.
+    let route: string;
+    try {
+      route = routeOf() ?? UNMATCHED_ROUTE;
+    } catch {
+      route = UNMATCHED_ROUTE;
+    }
     if (options.excludeRoutes.includes(route)) return;
     const seconds = (performance.now() - start) / 1000;
     const aborted = !res.writableFinished;
@@ -93,11 +100,23 @@ interface ExpressLikeApp {
  * such a 400 or 413 is counted under `/users` as Fastify does, not under UNMATCHED. Returns only
  * registered templates, so it cannot add series.
  */
+/**
+ * Express' Layer.match also decodes parameters and throws URIError on malformed percent-encoding
+ * (`/users/%zz`); such a path did reach that route's pattern, which is what is being asked.
+ */
+function matches(layer: ExpressRouteLayer, path: string): boolean {
+  try {
+    return layer.match?.(path) ?? false;
+  } catch {
+    return true;
+  }
+}
+
 function routeByPath(app: ExpressLikeApp, method: string | undefined, url: string | undefined): string | undefined {
   const path = (url ?? '/').split('?', 1)[0];
   for (const layer of app.router?.stack ?? []) {
     const template = layer.route?.path;
-    if (typeof template !== 'string' || !layer.match?.(path)) continue;
+    if (typeof template !== 'string' || !matches(layer, path)) continue;
     if (layer.route?._handlesMethod?.(method ?? 'GET') ?? true) return template;
   }
   return undefined;

@@ -145,9 +145,5 @@ export function sloAlertsDashboard(): Dashboard {
     dashboard.withRow(row);
     for (const panel of panels) dashboard.withPanel(panel);
   }
-  return dashboard
-    .withRow(new RowBuilder('Alerts'))
-    .withPanel(firingAlertCount())
-    .withPanel(firingAlerts())
-    .build();
+  return dashboard.withRow(new RowBuilder('Alerts')).withPanel(firingAlertCount()).withPanel(firingAlerts()).build();
 }

@@ -1,0 +1,139 @@
+/** Command line of `npm run bench`: a mode preset, overridable flag by flag. */
+import { ADAPTERS, type Adapter } from './variants.js';
+
+export const SECTIONS = ['overhead', 'users', 'scrape', 'flood', 'profile', 'hotpath'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchOptions {
+  readonly mode: 'smoke' | 'full';
+  readonly sections: readonly Section[];
+  readonly adapters: readonly Adapter[];
+  /** Interleaved rounds per variant (overhead and users sections). */
+  readonly rounds: number;
+  /** Seconds of load per variant per round. */
+  readonly seconds: number;
+  /** Seconds of load per variant before the first round (JIT warm-up, not recorded). */
+  readonly warmupSeconds: number;
+  /** Open connections of the load generator. */
+  readonly connections: number;
+  /** Requests of the cardinality attack, per adapter. */
+  readonly floodRequests: number;
+  /** Series counts of the scrape-cost section. */
+  readonly scrapeSeries: readonly number[];
+  /** How often /metrics is scraped while the scrape section measures the event-loop block. */
+  readonly scrapeIntervalMs: number;
+  /** Seconds of CPU profile per profiled server. */
+  readonly profileSeconds: number;
+  /** Core of the servers and core of the load generator (taskset -c). */
+  readonly serverCpu: string;
+  readonly loadCpu: string;
+  readonly seed: number;
+  /** Where results go (default bench/results). */
+  readonly outDir: string | undefined;
+  /** Write the tables into bench/BENCHMARKS.md (default: full mode only). */
+  readonly writeMarkdown: boolean;
+}
+
+const PRESETS = {
+  smoke: {
+    rounds: 2,
+    seconds: 1,
+    warmupSeconds: 0,
+    floodRequests: 20_000,
+    scrapeSeries: [1000, 10_000, 50_000],
+    scrapeIntervalMs: 250,
+    profileSeconds: 1,
+  },
+  full: {
+    rounds: 5,
+    seconds: 5,
+    warmupSeconds: 3,
+    floodRequests: 1_000_000,
+    scrapeSeries: [1000, 10_000, 50_000],
+    scrapeIntervalMs: 1000,
+    profileSeconds: 6,
+  },
+};
+
+const USAGE = `npm run bench -- [--smoke] [options]
+
+  --smoke                 quick validation run (< 2 min); results go to bench/results/<date>-smoke.*
+  --only LIST             sections to run, comma-separated: ${SECTIONS.join(',')}
+  --adapters LIST         express,fastify (default both)
+  --rounds N              interleaved rounds per variant (full 5, smoke 2)
+  --duration S            seconds of load per variant per round (full 5, smoke 1)
+  --warmup S              warm-up seconds per variant (full 3, smoke 0: none)
+  --connections N         load generator connections (default 32)
+  --requests N            cardinality-attack requests per adapter (full 1000000, smoke 20000)
+  --series LIST           scrape-cost series counts (default 1000,10000,50000)
+  --scrape-interval MS    scrape period while measuring the event-loop block (full 1000, smoke 250)
+  --profile-seconds S     CPU profile length per server (full 6, smoke 1)
+  --server-cpu C          core of the servers (default 0)
+  --load-cpu C            core of wrk (default 1)
+  --seed N                seed of the round order (default: time)
+  --out DIR               results directory (default bench/results)
+  --markdown / --no-markdown   write bench/BENCHMARKS.md (default: full runs only)
+  --rewrite FILE          only regenerate goals and tables (FILE.md, BENCHMARKS.md) from a result file
+`;
+
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const args = [...argv];
+  const flag = (name: string) => {
+    const i = args.indexOf(name);
+    if (i < 0) return false;
+    args.splice(i, 1);
+    return true;
+  };
+  const value = (name: string) => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value\n\n${USAGE}`);
+    args.splice(i, 2);
+    return v;
+  };
+  const num = (name: string, fallback: number) => {
+    const v = value(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: expected a number ≥ 0, got ${v}`);
+    return n;
+  };
+  const list = (name: string) =>
+    value(name)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+
+  if (flag('--help') || flag('-h')) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const mode = flag('--smoke') ? 'smoke' : 'full';
+  const preset = PRESETS[mode];
+  const sections = (list('--only') ?? [...SECTIONS]) as Section[];
+  for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s}\n\n${USAGE}`);
+  const adapters = (list('--adapters') ?? [...ADAPTERS]) as Adapter[];
+  for (const a of adapters) if (!ADAPTERS.includes(a)) throw new Error(`--adapters: unknown adapter ${a}`);
+  const markdown = flag('--markdown') ? true : flag('--no-markdown') ? false : mode === 'full';
+  const options: BenchOptions = {
+    mode,
+    sections,
+    adapters,
+    rounds: Math.round(num('--rounds', preset.rounds)),
+    seconds: num('--duration', preset.seconds),
+    warmupSeconds: num('--warmup', preset.warmupSeconds),
+    connections: Math.round(num('--connections', 32)),
+    floodRequests: Math.round(num('--requests', preset.floodRequests)),
+    scrapeSeries: list('--series')?.map(Number) ?? preset.scrapeSeries,
+    scrapeIntervalMs: num('--scrape-interval', preset.scrapeIntervalMs),
+    profileSeconds: num('--profile-seconds', preset.profileSeconds),
+    serverCpu: value('--server-cpu') ?? '0',
+    loadCpu: value('--load-cpu') ?? '1',
+    seed: Math.round(num('--seed', Date.now() % 1_000_000)),
+    outDir: value('--out'),
+    writeMarkdown: markdown,
+  };
+  if (args.length > 0) throw new Error(`unknown argument(s): ${args.join(' ')}\n\n${USAGE}`);
+  return options;
+}

@@ -1,0 +1,598 @@
+// @ts-check
+// The whole system on this machine: `npm run up`, `npm run down`, `npm run status`.
+//
+// With a reachable Docker engine, `up` runs `docker compose up -d` with docker-compose.yml.
+// Without one, it runs everything natively, from the Debian packages (installed when missing and
+// possible): the API, Prometheus, Alertmanager, node-exporter, postgres-exporter (only with
+// DATABASE_URL) and redis-exporter (only with REDIS_URL), plus a local alert sink that logs
+// notifications to <run dir>/alerts.log while no ALERT_WEBHOOK_URL is set. Each runs detached
+// with its log, pid file and record in the run directory, bound to loopback; their configurations
+// are rendered there from monitoring/ (only targets and paths differ). Grafana has no Debian
+// package: the dashboards need docker compose or a Grafana of your own.
+//
+//   node scripts/stack.mjs up       start what is not running, wait until ready, print the URLs
+//   node scripts/stack.mjs down     stop exactly what `up` started (SIGTERM, then SIGKILL)
+//   node scripts/stack.mjs status   what runs, where, and whether it answers
+//
+// Settings come from the environment, then from .env at the repository root (the environment
+// wins); the API's config schema validates them and supplies the defaults: PORT, HOST,
+// MANAGEMENT_PORT, PROMETHEUS_PORT, PROMETHEUS_RETENTION, ALERTMANAGER_PORT, ALERT_WEBHOOK_URL(_FILE),
+// METRICS_TOKEN, DATABASE_URL, REDIS_URL. Knobs of the runner itself:
+//   RUN_DIR                 run directory (default .run): logs, pid files, configs, data
+//   ENV_FILE                the .env file to read (default .env)
+//   STACK_MODE              auto (default), native or compose
+//   NODE_EXPORTER_PORT      9100    POSTGRES_EXPORTER_PORT  9187
+//   REDIS_EXPORTER_PORT     9121    ALERT_SINK_PORT         9095
+//   STACK_READY_TIMEOUT_MS  how long `up` waits for everything to be ready (default 120000)
+//   STACK_STOP_TIMEOUT_MS   how long `down` waits after SIGTERM before SIGKILL (default 20000)
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { answers, forget, inspect, portIsFree, recordFiles, startDetached, stop, tail } from './stack/processes.mjs';
+import { loadSettings, modeOf, runDirOf, SettingsError } from './stack/settings.mjs';
+import { composeCommand, dockerEngineReachable, installMissing } from './stack/system.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const COMPOSE_FILE = join(root, 'docker-compose.yml');
+
+/** Services in start order; `down` stops them in reverse. */
+const SERVICES = ['alert-sink', 'api', 'node-exporter', 'postgres-exporter', 'redis-exporter', 'alertmanager', 'prometheus'];
+
+const say = (/** @type {string} */ line) => console.log(`[stack] ${line}`);
+const shown = (/** @type {string} */ path) => {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
+};
+const sha256 = (/** @type {unknown} */ value) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
+const msFromEnv = (/** @type {string} */ name, /** @type {number} */ fallback) => {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+};
+
+class StackError extends Error {}
+
+/** Minimal environment for the third-party services: they get nothing of the API's secrets. */
+function baseEnv() {
+  /** @type {NodeJS.ProcessEnv} */
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: process.env.LANG ?? 'C.UTF-8' };
+  if (process.env.TZ) env.TZ = process.env.TZ;
+  return env;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mode: compose when a Docker engine answers (or STACK_MODE says so), native otherwise.
+
+function modeFile(/** @type {string} */ runDir) {
+  return join(runDir, 'mode');
+}
+
+/** Whether the last `up` used docker compose (STACK_MODE=native overrides, to clean up natively). */
+function composeWasUsed(/** @type {string} */ runDir) {
+  if (modeOf() === 'native' || !existsSync(modeFile(runDir))) return false;
+  return readFileSync(modeFile(runDir), 'utf8').trim() === 'compose';
+}
+
+/** @param {string[]} args */
+function compose(args) {
+  const command = composeCommand();
+  if (!command) throw new StackError('neither `docker compose` nor `docker-compose` works on this machine');
+  const [bin, ...base] = command;
+  const result = spawnSync(/** @type {string} */ (bin), [...base, '-f', COMPOSE_FILE, ...args], { cwd: root, stdio: 'inherit' });
+  return result.status ?? 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// up
+
+/**
+ * @typedef {object} Planned
+ * @property {string} name
+ * @property {readonly string[]} argv
+ * @property {NodeJS.ProcessEnv} env
+ * @property {string} fingerprint
+ * @property {string} url
+ * @property {string} readyUrl
+ * @property {{ variable: string, host: string, port: number }[]} ports
+ * @property {string} [stdoutFile]
+ * @property {string} [config] configuration file reloaded in place through POST /-/reload
+ * @property {string} [note] printed beside the URL
+ */
+
+/** @param {import('./stack/settings.mjs').Settings} settings */
+async function plan(settings) {
+  const monitoring = join(root, 'monitoring/dist/runtime');
+  if (!existsSync(join(monitoring, 'native.js')))
+    throw new StackError('monitoring/ is not built: run `npm run up` (it builds first) or `npx tsc -b`');
+  /** @type {typeof import('../monitoring/runtime/native.js')} */
+  const native = await import(pathToFileURL(join(monitoring, 'native.js')).href);
+  /** @type {typeof import('../monitoring/runtime/paths.js')} */
+  const paths = await import(pathToFileURL(join(monitoring, 'paths.js')).href);
+  const { runDir } = settings;
+  const loopback = '127.0.0.1';
+  const http = (/** @type {string} */ host, /** @type {number} */ port, path = '') => `http://${native.address(host, port)}${path}`;
+
+  /** @type {Planned[]} */
+  const planned = [];
+  /** @type {string[]} */
+  const skipped = [];
+
+  // Which binaries this run needs, installed first when missing.
+  /** @type {import('../monitoring/runtime/native.js').Binary[]} */
+  const binaries = ['prometheus', 'alertmanager', 'nodeExporter'];
+  if (settings.databaseUrl) binaries.push('postgresExporter');
+  if (settings.redisUrl) binaries.push('redisExporter');
+  const needed = binaries.map((key) => ({ key, binary: native.BINARIES[key], pkg: native.DEBIAN_PACKAGES[key] }));
+  const missing = new Set(installMissing(root, needed, say));
+  for (const core of [native.BINARIES.prometheus, native.BINARIES.alertmanager]) {
+    if (missing.has(core)) throw new StackError(`${core} is required and not installed (see above)`);
+  }
+
+  const webhook = settings.alertWebhookUrl || settings.alertWebhookUrlFile;
+  if (!webhook) {
+    const port = settings.alertSinkPort;
+    const sink = [process.execPath, paths.WEBHOOK_SINK];
+    const env = { ...baseEnv(), ALERT_SINK_HOST: loopback, ALERT_SINK_PORT: String(port) };
+    planned.push({
+      name: 'alert-sink',
+      argv: sink,
+      env,
+      fingerprint: sha256([sink, port]),
+      url: http(loopback, port, '/'),
+      readyUrl: http(loopback, port, '/'),
+      ports: [{ variable: 'ALERT_SINK_PORT', host: loopback, port }],
+      stdoutFile: join(runDir, 'alerts.log'),
+      note: `no ALERT_WEBHOOK_URL: notifications are logged to ${shown(join(runDir, 'alerts.log'))}`,
+    });
+  }
+
+  const { api } = settings;
+  const main = join(root, 'apps/api/dist/src/main.js');
+  const apiArgv = [process.execPath, main];
+  const metricsHost = api.managementPort === undefined ? api.probeHost : /** @type {string} */ (api.managementHost);
+  const metricsPort = api.managementPort ?? api.port;
+  planned.push({
+    name: 'api',
+    argv: apiArgv,
+    env: { ...settings.apiEnv },
+    // Restarted by `up` when a variable it reads changes, not when unrelated ones do.
+    fingerprint: sha256([apiArgv, settings.apiEnvNames.map((name) => [name, settings.apiEnv[name] || null])]),
+    url: http(api.probeHost, api.port),
+    readyUrl: http(metricsHost, metricsPort, '/health/ready'),
+    ports: [
+      { variable: 'PORT', host: api.host, port: api.port },
+      ...(api.managementPort === undefined
+        ? []
+        : [{ variable: 'MANAGEMENT_PORT', host: /** @type {string} */ (api.managementHost), port: api.managementPort }]),
+    ],
+    note: `metrics ${http(metricsHost, metricsPort, '/metrics')}${settings.metricsToken ? ' (bearer token: METRICS_TOKEN)' : ''}`,
+  });
+
+  /** @param {string} name @param {string} variable @param {number} port @param {import('../monitoring/runtime/native.js').Command} command */
+  const exporter = (name, variable, port, command) =>
+    planned.push({
+      name,
+      argv: command.argv,
+      env: { ...baseEnv(), ...command.env },
+      fingerprint: sha256([command.argv, command.env]),
+      url: http(loopback, port, '/metrics'),
+      readyUrl: http(loopback, port, command.readyPath),
+      ports: [{ variable, host: loopback, port }],
+    });
+  if (missing.has(native.BINARIES.nodeExporter)) skipped.push(`node-exporter: ${native.BINARIES.nodeExporter} is not installed`);
+  else
+    exporter(
+      'node-exporter',
+      'NODE_EXPORTER_PORT',
+      settings.nodeExporterPort,
+      native.nodeExporterCommand(loopback, settings.nodeExporterPort),
+    );
+  if (!settings.databaseUrl) skipped.push('postgres-exporter: DATABASE_URL is not set (the API uses its embedded database)');
+  else if (missing.has(native.BINARIES.postgresExporter))
+    skipped.push(`postgres-exporter: ${native.BINARIES.postgresExporter} is not installed`);
+  else {
+    const port = settings.postgresExporterPort;
+    exporter('postgres-exporter', 'POSTGRES_EXPORTER_PORT', port, native.postgresExporterCommand(loopback, port, settings.databaseUrl));
+  }
+  if (!settings.redisUrl) skipped.push('redis-exporter: REDIS_URL is not set (the API uses its in-process queue)');
+  else if (missing.has(native.BINARIES.redisExporter)) skipped.push(`redis-exporter: ${native.BINARIES.redisExporter} is not installed`);
+  else
+    exporter(
+      'redis-exporter',
+      'REDIS_EXPORTER_PORT',
+      settings.redisExporterPort,
+      native.redisExporterCommand(loopback, settings.redisExporterPort, settings.redisUrl),
+    );
+
+  const amConfig = join(runDir, 'alertmanager.yml');
+  const am = native.alertmanagerCommand({
+    configFile: amConfig,
+    storageDir: join(runDir, 'alertmanager-data'),
+    host: loopback,
+    port: settings.alertmanagerPort,
+  });
+  planned.push({
+    name: 'alertmanager',
+    argv: am.argv,
+    env: baseEnv(),
+    fingerprint: sha256(am.argv),
+    url: http(loopback, settings.alertmanagerPort),
+    readyUrl: http(loopback, settings.alertmanagerPort, am.readyPath),
+    ports: [{ variable: 'ALERTMANAGER_PORT', host: loopback, port: settings.alertmanagerPort }],
+    config: amConfig,
+  });
+
+  const promConfig = join(runDir, 'prometheus.yml');
+  const prom = native.prometheusCommand({
+    configFile: promConfig,
+    dataDir: join(runDir, 'prometheus-data'),
+    host: loopback,
+    port: settings.prometheusPort,
+    retention: settings.prometheusRetention,
+    enableLifecycle: true,
+  });
+  planned.push({
+    name: 'prometheus',
+    argv: prom.argv,
+    env: baseEnv(),
+    fingerprint: sha256(prom.argv),
+    url: http(loopback, settings.prometheusPort),
+    readyUrl: http(loopback, settings.prometheusPort, prom.readyPath),
+    ports: [{ variable: 'PROMETHEUS_PORT', host: loopback, port: settings.prometheusPort }],
+    config: promConfig,
+    note: `targets ${http(loopback, settings.prometheusPort, '/targets')}, alerts ${http(loopback, settings.prometheusPort, '/alerts')}`,
+  });
+
+  // Every port once: two services on one port would make the second fail obscurely.
+  /** @type {Map<number, string>} */
+  const byPort = new Map();
+  for (const { variable, port } of planned.flatMap((p) => p.ports)) {
+    const other = byPort.get(port);
+    if (other) throw new StackError(`${other} and ${variable} are both ${port}: give each service its own port`);
+    byPort.set(port, variable);
+  }
+
+  // Scrape targets: the services started, by job; the jobs of the others are dropped.
+  /** @type {Record<string, string>} */
+  const jobOfService = {
+    prometheus: 'prometheus',
+    alertmanager: 'alertmanager',
+    'node-exporter': 'node',
+    'postgres-exporter': 'postgres',
+    'redis-exporter': 'redis',
+  };
+  /** @type {Record<string, string[]>} */
+  const targets = { api: [native.address(metricsHost, metricsPort)] };
+  /** @type {string[]} */
+  const dropJobs = [];
+  for (const [service, job] of Object.entries(jobOfService)) {
+    const listen = planned.find((s) => s.name === service)?.ports[0];
+    if (listen) targets[job] = [native.address(listen.host, listen.port)];
+    else dropJobs.push(job);
+  }
+  /** @type {typeof import('../monitoring/runtime/prometheus-config.js')} */
+  const { renderPrometheusConfig } = await import(pathToFileURL(join(monitoring, 'prometheus-config.js')).href);
+  const prometheusYaml = () =>
+    renderPrometheusConfig({
+      targets,
+      dropJobs,
+      credentialsFile: settings.metricsToken ? join(runDir, 'metrics_token') : null,
+      alertmanagers: targets.alertmanager ?? [],
+    });
+
+  const sinkUrl = planned.find((p) => p.name === 'alert-sink')?.url;
+  return {
+    planned,
+    skipped,
+    prometheusYaml,
+    amConfig,
+    promConfig,
+    renderScript: paths.ALERTMANAGER_RENDER_SCRIPT,
+    alertmanagerTemplate: paths.ALERTMANAGER_CONFIG,
+    sinkUrl,
+  };
+}
+
+/** Writes `content` to `file` (owner-only), returning whether it changed. */
+function writeIfChanged(/** @type {string} */ file, /** @type {string} */ content) {
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  if (before === content) return false;
+  writeFileSync(file, content, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return true;
+}
+
+/**
+ * Renders the runtime configurations; returns the files whose content changed.
+ * @param {import('./stack/settings.mjs').Settings} settings @param {Awaited<ReturnType<typeof plan>>} p
+ */
+function renderConfigs(settings, p) {
+  const changed = new Set();
+  const tokenFile = join(settings.runDir, 'metrics_token');
+  if (settings.metricsToken) writeIfChanged(tokenFile, settings.metricsToken);
+  else rmSync(tokenFile, { force: true });
+
+  // The same script as the compose entrypoint, writing to a temporary file first so an
+  // unchanged configuration is not rewritten (and Alertmanager not reloaded).
+  const rendered = `${p.amConfig}.new`;
+  /** @type {NodeJS.ProcessEnv} */
+  const env = { ...baseEnv(), ALERTMANAGER_CONFIG_TEMPLATE: p.alertmanagerTemplate, ALERTMANAGER_CONFIG: rendered };
+  if (settings.alertWebhookUrlFile) env.ALERT_WEBHOOK_URL_FILE = resolve(root, settings.alertWebhookUrlFile);
+  else env.ALERT_WEBHOOK_URL = settings.alertWebhookUrl ?? p.sinkUrl;
+  const result = spawnSync('sh', [p.renderScript], { env, encoding: 'utf8' });
+  if (result.status !== 0) throw new StackError(`could not render alertmanager.yml: ${result.stderr.trim() || result.error?.message}`);
+  if (writeIfChanged(p.amConfig, readFileSync(rendered, 'utf8'))) changed.add(p.amConfig);
+  rmSync(rendered, { force: true });
+
+  if (writeIfChanged(p.promConfig, p.prometheusYaml())) changed.add(p.promConfig);
+  return changed;
+}
+
+/** The process listening on a TCP port, for error messages (best effort, needs ss). */
+function portOwner(/** @type {number} */ port) {
+  const result = spawnSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8', timeout: 3000 });
+  const match = /users:\(\("([^"]+)",pid=(\d+)/.exec(result.stdout ?? '');
+  return match ? ` (${match[1]}, pid ${match[2]})` : '';
+}
+
+/** Exclusive lock on the run directory, so two `up`/`down` never interleave. */
+function lock(/** @type {string} */ runDir) {
+  const file = join(runDir, 'stack.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if (/** @type {NodeJS.ErrnoException} */ (error).code !== 'EEXIST') throw error;
+      const holder = Number(readFileSync(file, 'utf8').trim());
+      const alive = Number.isInteger(holder) && holder > 1 && existsSync(`/proc/${holder}`) && holder !== process.pid;
+      if (alive && readFileSync(`/proc/${holder}/cmdline`, 'utf8').includes('stack.mjs')) {
+        throw new StackError(`another \`stack.mjs\` (pid ${holder}) is working on ${shown(runDir)}; wait for it to finish`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new StackError(`could not lock ${shown(runDir)}`);
+}
+
+async function up() {
+  const settings = await loadSettings(root);
+  const mode = settings.mode === 'auto' ? (dockerEngineReachable() ? 'compose' : 'native') : settings.mode;
+  mkdirSync(settings.runDir, { recursive: true, mode: 0o700 });
+  if (mode === 'compose') {
+    say(
+      `${settings.mode === 'compose' ? 'STACK_MODE=compose' : 'a Docker engine answers'}: starting docker-compose.yml (STACK_MODE=native runs natively instead)`,
+    );
+    const status = compose(['up', '-d']);
+    // Remembered for `down` and `status`, also after a partial start.
+    writeFileSync(modeFile(settings.runDir), 'compose\n');
+    if (status === 0) {
+      say(
+        `API http://127.0.0.1:${settings.api.port}  Prometheus http://127.0.0.1:${settings.prometheusPort}  Alertmanager http://127.0.0.1:${settings.alertmanagerPort}  Grafana http://127.0.0.1:${process.env.GRAFANA_PORT || 3001}`,
+      );
+    }
+    return status;
+  }
+  say(
+    `no Docker engine${settings.mode === 'native' ? ' wanted (STACK_MODE=native)' : ' reachable'}: running natively, state in ${shown(settings.runDir)}`,
+  );
+  if (settings.envFile) say(`settings from the environment and ${shown(settings.envFile)}`);
+  if (existsSync(modeFile(settings.runDir))) {
+    say('the previous `up` used docker compose: `docker compose down` stops what may remain of it');
+    rmSync(modeFile(settings.runDir), { force: true });
+  }
+  const unlock = lock(settings.runDir);
+  try {
+    return await upNative(settings);
+  } finally {
+    unlock();
+  }
+}
+
+/** @param {import('./stack/settings.mjs').Settings} settings */
+async function upNative(settings) {
+  const { runDir } = settings;
+  const p = await plan(settings);
+  const plannedNames = new Set(p.planned.map((s) => s.name));
+  const stopTimeout = msFromEnv('STACK_STOP_TIMEOUT_MS', 20_000);
+
+  // Converge: stop what runs but is no longer wanted, or runs with another configuration.
+  /** @type {Planned[]} */
+  const toStart = [];
+  /** @type {Map<string, string>} */
+  const outcome = new Map();
+  for (const name of [...new Set([...SERVICES, ...recordedNames(runDir)])]) {
+    const found = inspect(runDir, name);
+    const wanted = p.planned.find((s) => s.name === name);
+    if (found.state === 'stale') forget(runDir, name);
+    if (found.state === 'running' && !plannedNames.has(name)) {
+      say(`${name}: no longer wanted, ${await stop(runDir, name, stopTimeout)}`);
+      continue;
+    }
+    if (!wanted) continue;
+    if (found.state === 'running' && found.record.fingerprint === wanted.fingerprint) {
+      outcome.set(name, `already running (pid ${found.record.pid})`);
+      continue;
+    }
+    if (found.state === 'running') say(`${name}: settings changed, restarting: ${await stop(runDir, name, stopTimeout)}`);
+    toStart.push(wanted);
+  }
+
+  // Ports before anything starts: fail with a clear message rather than half a stack.
+  /** @type {string[]} */
+  const conflicts = [];
+  for (const service of toStart) {
+    for (const { variable, host, port } of service.ports) {
+      if (!(await portIsFree(host, port))) {
+        conflicts.push(
+          `${variable}=${port}: ${host}:${port} is already in use by another program${portOwner(port)}; stop it or set ${variable} to a free port`,
+        );
+      }
+    }
+  }
+  if (conflicts.length > 0) throw new StackError(`cannot start ${toStart.map((s) => s.name).join(', ')}:\n  - ${conflicts.join('\n  - ')}`);
+
+  const changedConfigs = renderConfigs(settings, p);
+
+  /** @type {{ service: Planned, exited: Promise<string>, pid: number }[]} */
+  const launched = [];
+  for (const service of toStart) {
+    const { record, exited } = startDetached({
+      runDir,
+      name: service.name,
+      argv: service.argv,
+      env: service.env,
+      cwd: root,
+      fingerprint: service.fingerprint,
+      url: service.url,
+      readyUrl: service.readyUrl,
+      stdoutFile: service.stdoutFile,
+    });
+    launched.push({ service, exited, pid: record.pid });
+  }
+
+  // Running Prometheus and Alertmanager pick a changed configuration up without a restart.
+  for (const service of p.planned) {
+    if (!service.config || !changedConfigs.has(service.config) || toStart.includes(service)) continue;
+    const response = await fetch(new URL('/-/reload', service.url), { method: 'POST', signal: AbortSignal.timeout(10_000) }).catch(
+      (e) => e,
+    );
+    say(
+      `${service.name}: configuration changed, ${response instanceof Response && response.ok ? 'reloaded' : `reload failed (${response instanceof Response ? response.status : response})`}`,
+    );
+  }
+
+  // Everything ready, or the reasons why not.
+  const deadline = Date.now() + msFromEnv('STACK_READY_TIMEOUT_MS', 120_000);
+  const failures = /** @type {string[]} */ ([]);
+  await Promise.all(
+    p.planned.map(async (service) => {
+      const launch = launched.find((l) => l.service === service);
+      /** @type {string | undefined} */
+      let ended;
+      launch?.exited.then((why) => {
+        ended = why;
+      });
+      while (Date.now() < deadline) {
+        if (ended) break;
+        if (await answers(service.readyUrl, 2000)) {
+          if (launch) outcome.set(service.name, `started (pid ${launch.pid})`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const log = recordFiles(runDir, service.name).log;
+      failures.push(
+        `${service.name}: ${ended ?? `not ready at ${service.readyUrl} after ${Math.round(msFromEnv('STACK_READY_TIMEOUT_MS', 120_000) / 1000)} s`}\n` +
+          `    last lines of ${shown(log)}:\n${tail(log)
+            .split('\n')
+            .map((l) => `      ${l}`)
+            .join('\n')}`,
+      );
+    }),
+  );
+  if (failures.length > 0) {
+    for (const { service } of launched) await stop(runDir, service.name, stopTimeout);
+    throw new StackError(`the stack did not come up (what this run started is stopped again):\n  ${failures.join('\n  ')}`);
+  }
+
+  const width = Math.max(...p.planned.map((s) => s.name.length));
+  say('ready:');
+  for (const service of p.planned) {
+    console.log(`  ${service.name.padEnd(width)}  ${service.url.padEnd(30)}  ${outcome.get(service.name) ?? ''}`);
+    if (service.note) console.log(`  ${''.padEnd(width)}  ${service.note}`);
+  }
+  for (const line of p.skipped) console.log(`  skipped ${line}`);
+  console.log(
+    '  grafana: no Debian package, so not started natively. The dashboards (monitoring/grafana/dashboards) need\n' +
+      '           docker compose (docker-compose.yml: `docker compose up -d grafana`, port GRAFANA_PORT, default 3001)\n' +
+      `           or a Grafana of your own with ${p.planned.find((s) => s.name === 'prometheus')?.url} as its Prometheus data source.`,
+  );
+  say(`logs in ${shown(runDir)}/*.log; stop everything with \`npm run down\``);
+  return 0;
+}
+
+/** Services with a record in the run directory, known or not (an older version may have started others). */
+function recordedNames(/** @type {string} */ runDir) {
+  if (!existsSync(runDir)) return [];
+  return readdirSync(runDir)
+    .filter((file) => file.endsWith('.pid'))
+    .map((file) => file.slice(0, -'.pid'.length));
+}
+
+// ---------------------------------------------------------------------------------------------
+// down and status: plain reads of the run directory, no build needed.
+
+async function down() {
+  const runDir = runDirOf(root);
+  if (!existsSync(runDir)) {
+    say('nothing to stop');
+    return 0;
+  }
+  if (composeWasUsed(runDir)) {
+    const status = compose(['down']);
+    if (status === 0) rmSync(modeFile(runDir), { force: true });
+    return status;
+  }
+  const unlock = lock(runDir);
+  try {
+    const names = [...new Set([...SERVICES, ...recordedNames(runDir)])].reverse();
+    const timeout = msFromEnv('STACK_STOP_TIMEOUT_MS', 20_000);
+    const results = await Promise.all(names.map(async (name) => [name, await stop(runDir, name, timeout)]));
+    let any = false;
+    for (const [name, result] of results) {
+      if (result === 'not running') continue;
+      any = true;
+      console.log(`  ${String(name).padEnd(18)} ${result}`);
+    }
+    rmSync(join(runDir, 'metrics_token'), { force: true });
+    say(any ? 'stopped' : 'nothing was running');
+    return results.some(([, result]) => String(result).includes('survived')) ? 1 : 0;
+  } finally {
+    unlock();
+  }
+}
+
+async function status() {
+  const runDir = runDirOf(root);
+  if (composeWasUsed(runDir)) return compose(['ps']);
+  const names = [...new Set([...SERVICES, ...recordedNames(runDir)])];
+  const rows = await Promise.all(
+    names.map(async (name) => {
+      const found = inspect(runDir, name);
+      if (found.state === 'absent') return { name, running: false, text: 'stopped' };
+      if (found.state === 'stale') return { name, running: false, text: `stopped (stale record: ${found.reason})` };
+      const { pid, url, readyUrl, startedAt } = found.record;
+      const ready = readyUrl ? ((await answers(readyUrl, 1500)) ? 'ready' : 'NOT READY') : 'running';
+      return { name, running: true, text: `${ready.padEnd(9)} pid ${String(pid).padEnd(7)} ${(url ?? '').padEnd(30)} since ${startedAt}` };
+    }),
+  );
+  const running = rows.filter((r) => r.running).length;
+  say(`${running} of ${rows.length} services running (run directory ${shown(runDir)}, ${modeOf()} mode)`);
+  for (const row of rows) console.log(`  ${row.name.padEnd(18)} ${row.text}`);
+  if (running === 0) say('start them with `npm run up`');
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const commands = { up, down, status };
+const command = /** @type {keyof typeof commands | undefined} */ (process.argv[2]);
+if (!command || !(command in commands)) {
+  console.error('usage: node scripts/stack.mjs up|down|status');
+  process.exit(64);
+}
+try {
+  process.exitCode = await commands[command]();
+} catch (error) {
+  if (error instanceof SettingsError) {
+    console.error(error.message);
+    process.exitCode = 78;
+  } else if (error instanceof StackError) {
+    console.error(`[stack] ${error.message}`);
+    process.exitCode = 1;
+  } else {
+    throw error;
+  }
+}
