@@ -135,7 +135,7 @@ export const ENV = {
     category: 'Database',
     requirement: 'recommended',
     description: 'PostgreSQL connection URL. Unset: an embedded PGlite database under DATA_DIR (development only).',
-    usedBy: ['api'],
+    usedBy: ['api', 'stack'],
     example: 'postgres://app:CHANGE_ME@127.0.0.1:5432/app',
     secret: true,
     howToGenerate: 'the password part: openssl rand -base64 24',
@@ -259,7 +259,7 @@ export const ENV = {
     category: 'Monitoring',
     requirement: 'optional',
     description: 'Interface of the management port.',
-    usedBy: ['api'],
+    usedBy: ['api', 'stack'],
     schema: z.string().min(1).default('127.0.0.1'),
   },
   PROMETHEUS_PORT: {
