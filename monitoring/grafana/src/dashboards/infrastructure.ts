@@ -114,10 +114,11 @@ const networkTraffic = () =>
     ],
   });
 
-const postgresUp = () =>
+/** Up/down stat of one exporter's own connectivity gauge (`pg_up`, `redis_up`). */
+const exporterUp = (title: string, description: string, expr: string) =>
   stat({
-    title: 'PostgreSQL',
-    description: 'Whether postgres-exporter can connect to PostgreSQL.',
+    title,
+    description,
     unit: 'none',
     width: 4,
     mappings: [UP_DOWN_MAPPING],
@@ -125,8 +126,10 @@ const postgresUp = () =>
       [null, 'red'],
       [1, 'green'],
     ],
-    queries: [{ expr: pg(PG.up), legend: '{{instance}}', instant: true }],
+    queries: [{ expr, legend: '{{instance}}', instant: true }],
   });
+
+const postgresUp = () => exporterUp('PostgreSQL', 'Whether postgres-exporter can connect to PostgreSQL.', pg(PG.up));
 
 const postgresConnections = () =>
   timeseries({
@@ -172,19 +175,7 @@ const postgresDeadlocks = () =>
     queries: [{ expr: sum(rate(pg(PG.deadlocks)), ['datname']), legend: '{{datname}}' }],
   });
 
-const redisUp = () =>
-  stat({
-    title: 'Redis',
-    description: 'Whether redis-exporter can connect to Redis.',
-    unit: 'none',
-    width: 4,
-    mappings: [UP_DOWN_MAPPING],
-    thresholds: [
-      [null, 'red'],
-      [1, 'green'],
-    ],
-    queries: [{ expr: redis(REDIS.up), legend: '{{instance}}', instant: true }],
-  });
+const redisUp = () => exporterUp('Redis', 'Whether redis-exporter can connect to Redis.', redis(REDIS.up));
 
 const redisMemory = () =>
   timeseries({
