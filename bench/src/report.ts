@@ -50,11 +50,11 @@ export function evaluateGoals(r: Results): Goal[] {
   const overhead = r.overhead;
   for (const adapter of r.options.adapters) {
     const thin = r.mode === 'smoke';
-    for (const stack of ['ours-on', 'ours-proposed']) {
+    for (const stack of ['ours-on', 'ours-prom-client']) {
       const ours = overhead?.variants.find((v) => v.id === `${adapter}/${stack}`);
       const ratios = ours?.summary.vsBaseline;
       if (!ours || !ratios) continue;
-      const scope = stack === 'ours-on' ? adapter : `${adapter}, with the proposed fix`;
+      const scope = stack === 'ours-on' ? adapter : `${adapter}, before the fix (prom-client recording)`;
       const loss = Math.max(ratios.cpuPerRequest - 1, 1 - ratios.rps);
       goals.push({
         section: '1',
@@ -99,7 +99,7 @@ export function evaluateGoals(r: Results): Goal[] {
   }
   for (const sc of r.scrape ?? []) {
     const points = sc.points;
-    const scope = `${sc.adapter}, ${sc.stack === 'ours-on' ? 'today' : 'proposed fix'}`;
+    const scope = `${sc.adapter}, ${sc.stack === 'ours-on' ? 'ours' : 'before the fix (prom-client recording)'}`;
     const at10k = points.find((p) => p.series >= 10_000 && p.series < 20_000);
     if (at10k) {
       goals.push({
@@ -124,7 +124,7 @@ export function evaluateGoals(r: Results): Goal[] {
   if (r.hotpath) {
     goals.push({
       section: 'fix',
-      goal: 'proposed recorder renders the same text as today',
+      goal: 'our HTTP recorder renders the same text as prom-client did',
       scope: 'AppMetrics',
       measured: r.hotpath.equivalence.detail,
       met: r.hotpath.equivalence.identical,
@@ -241,7 +241,7 @@ export function markdown(r: Results): string {
     out.push('');
     out.push(
       'Ratios are taken round by round against the baseline measured in the same round, then the median is kept. ' +
-        'Baseline: ours-on and ours-proposed against ours-off (METRICS_ENABLED=false), every other row against the bare app. ' +
+        'Baseline: ours-on and ours-prom-client against ours-off (METRICS_ENABLED=false), every other row against the bare app. ' +
         '"ours vs bare" puts ours on the same footing as the peers. CPU/req is the headline: the server\'s own CPU time per request, immune to CPU stolen by other processes.',
     );
     out.push('');
@@ -319,7 +319,7 @@ export function markdown(r: Results): string {
     out.push('');
   }
   for (const s of r.scrape ?? []) {
-    out.push(`#### 2. Scrape cost (${s.adapter}, ${s.stack === 'ours-on' ? 'ours today' : 'ours with the proposed fix'})`);
+    out.push(`#### 2. Scrape cost (${s.adapter}, ${s.stack === 'ours-on' ? 'ours' : 'ours before the fix, prom-client recording'})`);
     out.push('');
     out.push(
       `Render = \`AppMetrics.render()\` in the server, median of 7. Event-loop delay: max seen by \`monitorEventLoopDelay\` during ${r.options.seconds} s of load on /bench/:id, ` +
@@ -478,17 +478,17 @@ export function markdown(r: Results): string {
   }
   if (r.hotpath) {
     const h = r.hotpath;
-    out.push('#### Proposed hot-path fix in isolation (bench/src/proposal)');
+    out.push('#### Hot-path fix in isolation (bench/src/hotpath): prom-client recording (before) vs ours');
     out.push('');
     out.push(
-      `${h.equivalence.identical ? 'Same exposition as today' : 'DIFFERENT exposition'}: ${h.equivalence.detail}. ` +
-        `One HTTP observation: **${num(h.nsPerObservation.current)} ns today → ${num(h.nsPerObservation.proposed)} ns proposed** (median of 8 × 1M-observation runs, pinned core).`,
+      `${h.equivalence.identical ? 'Same exposition as prom-client' : 'DIFFERENT exposition'}: ${h.equivalence.detail}. ` +
+        `One HTTP observation: **${num(h.nsPerObservation.before)} ns with prom-client → ${num(h.nsPerObservation.ours)} ns ours** (median of 8 × 1M-observation runs, pinned core).`,
     );
     out.push('');
     out.push(
       table(
-        ['HTTP samples', 'render ms today', 'render ms proposed'],
-        h.render.map((x) => [num(x.samples), num(x.currentMs, 2), num(x.proposedMs, 2)]),
+        ['HTTP samples', 'render ms prom-client', 'render ms ours'],
+        h.render.map((x) => [num(x.samples), num(x.beforeMs, 2), num(x.oursMs, 2)]),
       ),
     );
     out.push('');

@@ -10,8 +10,8 @@ export type Stack =
   | 'ours-off'
   /** Ours, metrics on: ObservabilityModule.forRoot({ metricsEnabled: true }). */
   | 'ours-on'
-  /** Ours, metrics on, with the proposed hot-path fix (bench/src/proposal) patched into AppMetrics. */
-  | 'ours-proposed'
+  /** Ours, metrics on, with HTTP recording swapped back to prom-client (bench/src/hotpath): before the hot-path fix. */
+  | 'ours-prom-client'
   /** express-prom-bundle middleware (Express only). */
   | 'express-prom-bundle'
   /** fastify-metrics plugin (Fastify only). */
@@ -43,11 +43,11 @@ const STACKS: Record<Stack, Omit<Variant, 'id' | 'adapter' | 'stack'>> = {
     counted: 'http_requests_total{method="GET",route="/bench/:id",status_code="200"}',
     label: 'ours, metrics on',
   },
-  'ours-proposed': {
+  'ours-prom-client': {
     baseline: 'ours-off',
     metricsPath: '/metrics',
     counted: 'http_requests_total{method="GET",route="/bench/:id",status_code="200"}',
-    label: 'ours + proposed fix',
+    label: 'ours before the fix: prom-client recording',
   },
   'express-prom-bundle': {
     baseline: 'bare',
@@ -76,5 +76,5 @@ export function variant(adapter: Adapter, stack: Stack): Variant {
 
 export function variantsFor(adapter: Adapter): Variant[] {
   const peers: Stack[] = adapter === 'express' ? ['express-prom-bundle', 'willsoto', 'otel'] : ['fastify-metrics', 'willsoto', 'otel'];
-  return (['bare', 'ours-off', 'ours-on', 'ours-proposed', ...peers] as Stack[]).map((s) => variant(adapter, s));
+  return (['bare', 'ours-off', 'ours-on', 'ours-prom-client', ...peers] as Stack[]).map((s) => variant(adapter, s));
 }

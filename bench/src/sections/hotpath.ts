@@ -1,17 +1,17 @@
 /**
- * The proposed hot-path fix, measured in isolation (bench/src/proposal/hotpath.ts, pinned to the
- * server core): identical exposition, ns per observation and render time, today vs proposed.
+ * The hot-path fix measured in isolation (bench/src/hotpath/hotpath.ts, pinned to the server core):
+ * identical exposition, ns per observation and render time, prom-client recording (before) vs ours.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
 
-const ENTRY = fileURLToPath(new URL('../proposal/hotpath.js', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../hotpath/hotpath.js', import.meta.url));
 
 export interface HotpathResult {
   equivalence: { identical: boolean; detail: string };
-  nsPerObservation: { current: number; proposed: number; currentRuns: number[]; proposedRuns: number[] };
-  render: { samples: number; currentMs: number; proposedMs: number }[];
+  nsPerObservation: { before: number; ours: number; beforeRuns: number[]; oursRuns: number[] };
+  render: { samples: number; beforeMs: number; oursMs: number }[];
 }
 
 export async function runHotpath(ctx: Context): Promise<HotpathResult> {
@@ -30,8 +30,8 @@ export async function runHotpath(ctx: Context): Promise<HotpathResult> {
   if (code !== 0 || !line) throw new Error(`hotpath failed (${code}): ${err}`);
   const result = JSON.parse(line.slice('HOTPATHJSON '.length)) as HotpathResult;
   ctx.log(
-    `hotpath: ${result.equivalence.detail}; ${result.nsPerObservation.current.toFixed(0)} → ${result.nsPerObservation.proposed.toFixed(0)} ns per observation; ` +
-      result.render.map((r) => `${r.samples} samples ${r.currentMs.toFixed(1)} → ${r.proposedMs.toFixed(1)} ms`).join(', '),
+    `hotpath: ${result.equivalence.detail}; ${result.nsPerObservation.before.toFixed(0)} → ${result.nsPerObservation.ours.toFixed(0)} ns per observation; ` +
+      result.render.map((r) => `${r.samples} samples ${r.beforeMs.toFixed(1)} → ${r.oursMs.toFixed(1)} ms`).join(', '),
   );
   return result;
 }

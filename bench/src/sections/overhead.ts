@@ -96,7 +96,7 @@ export async function runOverhead(ctx: Context): Promise<OverheadResult> {
   const targets = running.map((r) => {
     const v = r.variant;
     const baseline = v.baseline ? variant(v.adapter, v.baseline).id : '';
-    const reference = v.stack === 'ours-on' || v.stack === 'ours-proposed' ? variant(v.adapter, 'bare').id : undefined;
+    const reference = v.stack === 'ours-on' || v.stack === 'ours-prom-client' ? variant(v.adapter, 'bare').id : undefined;
     return { id: v.id, server: r.server, url: `${r.server.url}/bench/42`, baseline, reference };
   });
   ctx.log(

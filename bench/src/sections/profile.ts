@@ -140,7 +140,7 @@ export async function runProfile(ctx: Context): Promise<ProfileSummary[]> {
   // Smoke mode profiles Fastify only (where the metrics' share of a request is largest), to stay short.
   const adapters = ctx.options.mode === 'smoke' && ctx.options.adapters.includes('fastify') ? (['fastify'] as const) : ctx.options.adapters;
   for (const adapter of adapters) {
-    for (const stack of ['ours-off', 'ours-on', 'ours-proposed'] as Stack[]) {
+    for (const stack of ['ours-off', 'ours-on', 'ours-prom-client'] as Stack[]) {
       const v = variant(adapter, stack);
       const running = await startVariant(ctx, v);
       const { server } = running;

@@ -83,10 +83,10 @@ async function loadWindow(
   };
 }
 
-/** Today's AppMetrics, then the same with the proposed recorder (before / after the fix). */
+/** AppMetrics as shipped, then with the prom-client recording it replaced (after / before the fix). */
 export async function runScrape(ctx: Context): Promise<ScrapeResult[]> {
   const results: ScrapeResult[] = [];
-  for (const stack of ['ours-on', 'ours-proposed'] as Stack[]) results.push(await scrapeOne(ctx, ctx.options.adapters[0], stack));
+  for (const stack of ['ours-on', 'ours-prom-client'] as Stack[]) results.push(await scrapeOne(ctx, ctx.options.adapters[0], stack));
   return results;
 }
 

@@ -83,7 +83,7 @@ class HttpMetricsInterceptor implements NestInterceptor {
 async function rootModule(stack: Stack): Promise<Type<unknown>> {
   const imports: DynamicModule[] = [];
   const providers: Provider[] = [];
-  if (stack === 'ours-on' || stack === 'ours-off' || stack === 'ours-proposed') {
+  if (stack === 'ours-on' || stack === 'ours-off' || stack === 'ours-prom-client') {
     const { ObservabilityModule } = await import('@obsnest/observability');
     imports.push(ObservabilityModule.forRoot({ metricsEnabled: stack !== 'ours-off', appVersion: 'bench' }));
   }
@@ -126,19 +126,11 @@ async function create(adapter: Adapter, stack: Stack): Promise<INestApplication>
   return app;
 }
 
-/**
- * Swaps the proposed recorder (bench/src/proposal/http-recorder.ts) into this process's AppMetrics:
- * the same hook calls it, /metrics serves the same series. What the fix would do inside the package.
- */
-async function installProposal(app: INestApplication): Promise<void> {
-  const { AppMetrics, METRICS, HTTP_DURATION_BUCKETS } = await import('@obsnest/observability');
-  const { HttpRecorder } = await import('../proposal/http-recorder.js');
-  const metrics: AppMetrics = app.get(AppMetrics, { strict: false });
-  const recorder = new HttpRecorder(METRICS.httpRequestsTotal, METRICS.httpRequestDurationSeconds, HTTP_DURATION_BUCKETS);
-  metrics.registry.removeSingleMetric(METRICS.httpRequestsTotal.name);
-  metrics.registry.removeSingleMetric(METRICS.httpRequestDurationSeconds.name);
-  metrics.observeHttpRequest = (method, route, statusCode, seconds) => recorder.observe(method, route, statusCode, seconds);
-  metrics.render = async () => `${await metrics.registry.metrics()}\n${recorder.render()}\n`;
+/** Before the hot-path fix: the same hook, HTTP recording through prom-client (bench/src/hotpath). */
+async function installPromClient(app: INestApplication): Promise<void> {
+  const { AppMetrics } = await import('@obsnest/observability');
+  const { installPromClientRecording } = await import('../hotpath/prom-client-recording.js');
+  installPromClientRecording(app.get(AppMetrics, { strict: false }));
 }
 
 /** Adds synthetic route series until the registry holds about `series` samples (scrape-cost section). */
@@ -179,8 +171,8 @@ async function main(): Promise<void> {
   const stack = (process.env.BENCH_STACK ?? 'bare') as Stack;
   const port = Number(process.env.PORT ?? 0);
   const app = await create(adapter, stack);
-  if (stack === 'ours-proposed') await installProposal(app);
-  if (stack === 'ours-on' || stack === 'ours-proposed') await installPopulate(app);
+  if (stack === 'ours-prom-client') await installPromClient(app);
+  if (stack === 'ours-on' || stack === 'ours-prom-client') await installPopulate(app);
   await app.listen(port, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   process.send?.({ ready: true, port: address.port });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { UNMATCHED_ROUTE } from './contract.js';
 import { AppMetrics } from './metrics.js';
@@ -45,38 +45,64 @@ export function requestIdOf(req: object): string | undefined {
   return raw[REQUEST_ID];
 }
 
-function assignRequestId(req: RawRequest, res: ServerResponse, header: string): string {
+function assignRequestId(req: RawRequest, res: ServerResponse, header: string): void {
   const incoming = req.headers[header];
   const id = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
   req[REQUEST_ID] = id;
   res.setHeader(header, id);
-  return id;
 }
 
+/** What one installation knows; shared by all its requests. */
+interface Tracker {
+  readonly options: HttpInstrumentationOptions;
+  readonly excluded: ReadonlySet<string>;
+  /** The matched route template, read when the response closes; undefined when none matched. */
+  routeOf(req: RawRequest, res: ServerResponse): string | undefined;
+}
+
+const TRACKER = Symbol('obsnest.tracker');
+const STARTED = Symbol('obsnest.started');
+
+type TrackedResponse = ServerResponse<RawRequest> & { [TRACKER]?: Tracker; [STARTED]?: number };
+
 /**
- * Watches one response until it closes. The status is read then, after every exception filter
- * has run, which an interceptor cannot see; `close` (not `finish`) also catches aborted responses.
+ * Starts watching one response until it closes. The status is read then, after every exception
+ * filter has run, which an interceptor cannot see; `close` (not `finish`) also catches aborted
+ * responses. The state lives on the response and the listener is one shared function, so a request
+ * costs no closure and no `once` wrapper: this runs on every request.
  */
-function track(req: RawRequest, res: ServerResponse, options: HttpInstrumentationOptions, routeOf: () => string | undefined): void {
-  const start = performance.now();
-  const requestId = assignRequestId(req, res, options.requestIdHeader);
-  res.once('close', () => {
-    // Runs outside any request handler: a throw here would be an uncaught exception that takes
-    // the whole process down, so route resolution falls back to UNMATCHED instead.
-    let route: string;
-    try {
-      route = routeOf() ?? UNMATCHED_ROUTE;
-    } catch {
-      route = UNMATCHED_ROUTE;
-    }
-    if (options.excludeRoutes.includes(route)) return;
-    const seconds = (performance.now() - start) / 1000;
-    const aborted = !res.writableFinished;
-    const statusCode = aborted ? CLIENT_CLOSED_REQUEST : res.statusCode;
-    const method = AppMetrics.methodLabel(req.method);
-    options.metrics?.observeHttpRequest(method, route, statusCode, seconds);
-    options.onFinished?.({ method, route, statusCode, seconds, requestId, aborted, url: req.url ?? '' });
-  });
+function track(req: RawRequest, res: TrackedResponse, tracker: Tracker): void {
+  res[STARTED] = performance.now();
+  res[TRACKER] = tracker;
+  assignRequestId(req, res, tracker.options.requestIdHeader);
+  res.on('close', onResponseClose);
+}
+
+function onResponseClose(this: TrackedResponse): void {
+  const tracker = this[TRACKER];
+  const started = this[STARTED];
+  if (tracker === undefined || started === undefined) return;
+  const req = this.req;
+  // Runs outside any request handler: a throw here would be an uncaught exception that takes
+  // the whole process down, so route resolution falls back to UNMATCHED instead.
+  let route: string;
+  try {
+    route = tracker.routeOf(req, this) ?? UNMATCHED_ROUTE;
+  } catch {
+    route = UNMATCHED_ROUTE;
+  }
+  if (tracker.excluded.has(route)) return;
+  const seconds = (performance.now() - started) / 1000;
+  const aborted = !this.writableFinished;
+  const statusCode = aborted ? CLIENT_CLOSED_REQUEST : this.statusCode;
+  const method = AppMetrics.methodLabel(req.method);
+  const { metrics, onFinished } = tracker.options;
+  metrics?.observeHttpRequest(method, route, statusCode, seconds);
+  onFinished?.({ method, route, statusCode, seconds, requestId: req[REQUEST_ID] ?? '', aborted, url: req.url ?? '' });
+}
+
+function tracker(options: HttpInstrumentationOptions, routeOf: Tracker['routeOf']): Tracker {
+  return { options, excluded: new Set(options.excludeRoutes), routeOf };
 }
 
 interface ExpressLikeRequest extends RawRequest {
@@ -122,36 +148,54 @@ function routeByPath(app: ExpressLikeApp, method: string | undefined, url: strin
   return undefined;
 }
 
-/** Express sets `req.route` to the matched route; Nest registers full paths, prefix included. */
+/**
+ * Express sets `req.route` to the matched route; Nest registers full paths, prefix included.
+ * A middleware rather than a server listener because Nest creates Express' HTTP server after the
+ * modules, when it is too late to hook it; it is registered first, so it still sees every request.
+ */
 export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentationOptions): void {
+  const t = tracker(options, (req: ExpressLikeRequest, res) => {
+    const path = req.route?.path;
+    if (typeof path === 'string') return (req.baseUrl ?? '') + path;
+    return res.statusCode === 404 ? undefined : routeByPath(app, req.method, req.url);
+  });
   app.use((req, res, next) => {
-    track(req, res, options, () => {
-      const path = req.route?.path;
-      if (typeof path === 'string') return (req.baseUrl ?? '') + path;
-      return res.statusCode === 404 ? undefined : routeByPath(app, req.method, req.url);
-    });
+    track(req, res as TrackedResponse, t);
     next();
   });
 }
 
 interface FastifyLikeRequest {
-  raw: RawRequest;
-  routeOptions?: { url?: string };
-  is404?: boolean;
+  raw: RawRequest & { [ROUTE_TEMPLATE]?: string };
 }
 
-interface FastifyLikeReply {
-  raw: ServerResponse;
-}
+type FastifyHook = (req: FastifyLikeRequest, reply: unknown, done: () => void) => void;
 
 interface FastifyLikeInstance {
-  addHook(name: 'onRequest', hook: (req: FastifyLikeRequest, reply: FastifyLikeReply, done: () => void) => void): unknown;
+  readonly server: Server;
+  addHook(name: 'onRoute', hook: (route: { url: string; onRequest?: FastifyHook | FastifyHook[] }) => void): unknown;
 }
 
-/** Fastify knows the matched route template as `routeOptions.url`; its 404 handler has none. */
+const ROUTE_TEMPLATE = Symbol('obsnest.routeTemplate');
+
+/**
+ * Fastify answers some requests before any hook of its own runs (a malformed URL gets its 400 from
+ * the router), so requests are tracked from the HTTP server's `request` event, ahead of Fastify's
+ * listener: every response is counted. The route template is stamped on the request by a hook
+ * added to each route as it is registered, which knows its template without reading
+ * `request.routeOptions` (a getter that builds an object per call); Fastify's 404 handler and its
+ * early errors have no such hook, so they count as UNMATCHED.
+ */
 export function installOnFastify(app: FastifyLikeInstance, options: HttpInstrumentationOptions): void {
-  app.addHook('onRequest', (request, reply, done) => {
-    track(request.raw, reply.raw, options, () => (request.is404 ? undefined : request.routeOptions?.url));
-    done();
+  const t = tracker(options, (req: FastifyLikeRequest['raw']) => req[ROUTE_TEMPLATE]);
+  app.addHook('onRoute', (route) => {
+    const template = route.url;
+    const stamp: FastifyHook = (request, _reply, done) => {
+      request.raw[ROUTE_TEMPLATE] = template;
+      done();
+    };
+    const existing = route.onRequest;
+    route.onRequest = existing === undefined ? [stamp] : [stamp, ...(Array.isArray(existing) ? existing : [existing])];
   });
+  app.server.prependListener('request', (req: RawRequest, res: ServerResponse) => track(req, res as TrackedResponse, t));
 }

@@ -9,6 +9,7 @@ import {
   type GaugeConfiguration,
   type HistogramConfiguration,
 } from 'prom-client';
+import { HttpRecorder, type RecordedFamily } from './http-recorder.js';
 import {
   DB_POOL_STATES,
   KNOWN_HTTP_METHODS,
@@ -41,9 +42,26 @@ export interface MetricsOptions {
   defaultLabels?: Record<string, string>;
 }
 
-interface HttpChild {
-  requests: Counter.Internal;
-  duration: Histogram.Internal<string>;
+/**
+ * A prom-client Registry that lets the HTTP recorder render its own families, in their place in the
+ * exposition and with the registry's default labels; every other metric goes through prom-client.
+ */
+class AppRegistry extends Registry {
+  private readonly recorded = new Set<unknown>();
+
+  registerRecorded(family: RecordedFamily): void {
+    this.recorded.add(family);
+    this.registerMetric(family as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  // Not in prom-client's typings, but the documented-by-code extension point `metrics()` calls per family.
+  async getMetricsAsString(metric: unknown): Promise<string> {
+    if (this.recorded.has(metric)) {
+      const defaults = (this as unknown as { _defaultLabels: Record<string, string> })._defaultLabels;
+      return (metric as RecordedFamily).render(Object.keys(defaults).length > 0 ? defaults : undefined);
+    }
+    return (Registry.prototype as unknown as { getMetricsAsString(m: unknown): Promise<string> }).getMetricsAsString.call(this, metric);
+  }
 }
 
 /** Longest a scrape waits for a queue backend's job counts (Prometheus' own timeout is 10 s). */
@@ -90,21 +108,14 @@ function histogram<L extends string>(registry: Registry, def: MetricDefinition<L
  * fixed set in code, never from request data.
  */
 export class AppMetrics {
-  readonly registry = new Registry();
-  private readonly httpRequests;
-  private readonly httpDuration;
+  readonly registry: Registry = new AppRegistry();
+  private readonly http = new HttpRecorder(METRICS.httpRequestsTotal, METRICS.httpRequestDurationSeconds);
   private readonly wsConnections;
   private readonly wsOpened;
   private readonly wsMessages;
   private readonly jobsCompleted;
   private readonly jobsFailed;
   private readonly jobDuration;
-  /**
-   * prom-client hashes the label object on every `labels()` call; caching the child per label
-   * combination keeps the per-request cost to one Map lookup. The map is bounded because every
-   * key part comes from a closed set (method, route template, status code).
-   */
-  private readonly httpChildren = new Map<string, HttpChild>();
   private readonly queueDepthSources = new Map<string, () => Promise<QueueDepth> | QueueDepth>();
   private dbPoolSource: (() => DbPoolStats) | undefined;
 
@@ -119,8 +130,8 @@ export class AppMetrics {
       for (const name of MISNAMED_DEFAULT_GAUGES) r.removeSingleMetric(name);
     }
 
-    this.httpRequests = counter(r, METRICS.httpRequestsTotal);
-    this.httpDuration = histogram(r, METRICS.httpRequestDurationSeconds);
+    (r as AppRegistry).registerRecorded(this.http.requestsFamily);
+    (r as AppRegistry).registerRecorded(this.http.durationFamily);
     this.wsConnections = gauge(r, METRICS.websocketConnections);
     this.wsOpened = counter(r, METRICS.websocketConnectionsOpenedTotal);
     this.wsMessages = counter(r, METRICS.websocketMessagesReceivedTotal);
@@ -178,15 +189,12 @@ export class AppMetrics {
 
   /** Records one answered request. `route` must be a route template or `UNMATCHED_ROUTE`. */
   observeHttpRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    const key = `${method} ${statusCode} ${route}`;
-    let child = this.httpChildren.get(key);
-    if (child === undefined) {
-      const labels = { method, route, status_code: String(statusCode) };
-      child = { requests: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
-      this.httpChildren.set(key, child);
-    }
-    child.requests.inc();
-    child.duration.observe(seconds);
+    this.http.observe(method, route, statusCode, seconds);
+  }
+
+  /** HTTP label sets recorded so far (method × route × status), the number a cardinality bound applies to. */
+  get httpSeriesCount(): number {
+    return this.http.seriesCount;
   }
 
   websocketConnected(namespace: string): void {

@@ -244,6 +244,32 @@ for (const adapter of ADAPTERS) {
         ));
     }
 
+    it('counts every response, also those the framework answers before any route or hook runs', () =>
+      withApp(adapter, itemsApp(), async ({ url }) => {
+        // Malformed percent-encoding: Fastify's router answers 400 itself, Express fails decoding the param.
+        const sent = [
+          await rawRequest('GET', `${url}/items/%zz`),
+          await rawRequest('GET', `${url}/%zz`),
+          await rawRequest('GET', `${url}/items/abc%E0%A4%A`),
+          await rawRequest('HEAD', `${url}/items/1`),
+        ].map((r) => r.status);
+        assert.ok(
+          sent.slice(0, 3).every((s) => s === 400 || s === 404),
+          `malformed URLs get a 4xx: ${sent}`,
+        );
+        assert.equal(sent[3], 200);
+        await scrapeUntil(url, (e) => {
+          const counters = select(e, 'http_requests_total');
+          assert.equal(
+            counters.reduce((sum, c) => sum + c.value, 0),
+            sent.length,
+            `every response counted: ${httpSeries(e)}`,
+          );
+          assert.equal(sampleValue(e, 'http_requests_total', { method: 'HEAD', route: '/items/:id', status_code: '200' }), 1);
+          for (const c of counters) assert.ok(['/items/:id', UNMATCHED_ROUTE].includes(c.labels.route), c.labels.route);
+        });
+      }));
+
     it(`counts a response the client abandoned with status ${CLIENT_CLOSED_REQUEST}`, () => {
       const finished: FinishedRequest[] = [];
       return withApp(adapter, itemsApp({ observability: { onRequestFinished: (r) => finished.push(r) } }), async ({ url }) => {

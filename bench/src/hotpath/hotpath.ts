@@ -1,13 +1,15 @@
 /**
- * Micro-benchmark and equivalence check of the proposed recorder against today's AppMetrics.
- * Run by the harness (section `hotpath`) pinned to the server core; prints one JSON line.
- *   node bench/dist/src/proposal/hotpath.js [observations per repetition, default 1000000]
+ * Micro-benchmark and equivalence check of AppMetrics' HTTP recorder against the prom-client
+ * recording it replaced (prom-client-recording.ts). Run by the harness (section `hotpath`) pinned
+ * to the server core; prints one JSON line.
+ *   node bench/dist/src/hotpath/hotpath.js [observations per repetition, default 1000000]
  * 1. Same observations into both: the two HTTP families must render byte for byte the same.
  * 2. ns per observation (interleaved repetitions, median), on a realistic mix of label sets.
  * 3. render time with 1k, 10k and 50k HTTP samples.
  */
-import { AppMetrics, HTTP_DURATION_BUCKETS, METRICS } from '@obsnest/observability';
-import { HttpRecorder } from './http-recorder.js';
+import { AppMetrics, METRICS } from '@obsnest/observability';
+import { Registry } from 'prom-client';
+import { type PromClientRecording, promClientRecording } from './prom-client-recording.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -28,12 +30,14 @@ function family(text: string, name: string): string {
   return blocks.find((b) => b.startsWith(`# HELP ${name} `))?.trim() ?? '';
 }
 
-function newCurrent(): AppMetrics {
-  return new AppMetrics({ appVersion: 'bench', defaultMetrics: false });
+/** The implementation before the fix: prom-client, in a registry of its own. */
+function newBefore(): { registry: Registry; recording: PromClientRecording } {
+  const registry = new Registry();
+  return { registry, recording: promClientRecording(registry) };
 }
 
-function newProposed(): HttpRecorder {
-  return new HttpRecorder(METRICS.httpRequestsTotal, METRICS.httpRequestDurationSeconds, HTTP_DURATION_BUCKETS);
+function newOurs(): AppMetrics {
+  return new AppMetrics({ appVersion: 'bench', defaultMetrics: false });
 }
 
 // Label values as the hook passes them: long-lived strings (route templates, method names).
@@ -59,17 +63,17 @@ function observations(n: number, seed: number): Observation[] {
 }
 
 async function equivalence(): Promise<{ identical: boolean; detail: string }> {
-  const current = newCurrent();
-  const proposed = newProposed();
+  const before = newBefore();
+  const ours = newOurs();
   const obs = observations(50_000, 7);
   // a route template that needs escaping too
   obs.push({ method: 'GET', route: '/we"ird\\path\nx', status: 200, seconds: 0.2 });
   for (const o of obs) {
-    current.observeHttpRequest(o.method, o.route, o.status, o.seconds);
-    proposed.observe(o.method, o.route, o.status, o.seconds);
+    before.recording.observe(o.method, o.route, o.status, o.seconds);
+    ours.observeHttpRequest(o.method, o.route, o.status, o.seconds);
   }
-  const a = await current.render();
-  const b = proposed.render();
+  const a = await before.registry.metrics();
+  const b = await ours.render();
   for (const name of [METRICS.httpRequestsTotal.name, METRICS.httpRequestDurationSeconds.name]) {
     const fa = family(a, name);
     const fb = family(b, name);
@@ -80,58 +84,59 @@ async function equivalence(): Promise<{ identical: boolean; detail: string }> {
       return { identical: false, detail: `${name} differs at line ${i}: ${JSON.stringify(la[i])} vs ${JSON.stringify(lb[i])}` };
     }
   }
-  return { identical: true, detail: `${obs.length} observations, ${proposed.seriesCount} label sets: identical text` };
+  return { identical: true, detail: `${obs.length} observations, ${ours.httpSeriesCount} label sets: identical text` };
 }
 
-function nsPerObservation(): { current: number; proposed: number; currentRuns: number[]; proposedRuns: number[] } {
+function nsPerObservation(): { before: number; ours: number; beforeRuns: number[]; oursRuns: number[] } {
   const obs = observations(1 << 16, 11);
   const mask = obs.length - 1;
-  const current = newCurrent();
-  const proposed = newProposed();
-  const runs = { current: [] as number[], proposed: [] as number[] };
+  const before = newBefore().recording;
+  const ours = newOurs();
+  const runs = { before: [] as number[], ours: [] as number[] };
   const n = Number(process.argv[2] ?? 1_000_000);
   for (let rep = 0; rep < 9; rep++) {
-    for (const which of rep % 2 === 0 ? (['current', 'proposed'] as const) : (['proposed', 'current'] as const)) {
+    for (const which of rep % 2 === 0 ? (['before', 'ours'] as const) : (['ours', 'before'] as const)) {
       const start = process.hrtime.bigint();
-      if (which === 'current') {
+      if (which === 'before') {
         for (let i = 0; i < n; i++) {
           const o = obs[i & mask];
-          current.observeHttpRequest(o.method, o.route, o.status, o.seconds);
+          before.observe(o.method, o.route, o.status, o.seconds);
         }
       } else {
         for (let i = 0; i < n; i++) {
           const o = obs[i & mask];
-          proposed.observe(o.method, o.route, o.status, o.seconds);
+          ours.observeHttpRequest(o.method, o.route, o.status, o.seconds);
         }
       }
       const ns = Number(process.hrtime.bigint() - start) / n;
       if (rep > 0) runs[which].push(ns); // first repetition is JIT warm-up
     }
   }
-  return { current: median(runs.current), proposed: median(runs.proposed), currentRuns: runs.current, proposedRuns: runs.proposed };
+  return { before: median(runs.before), ours: median(runs.ours), beforeRuns: runs.before, oursRuns: runs.ours };
 }
 
-async function renderTimes(): Promise<{ samples: number; currentMs: number; proposedMs: number }[]> {
-  const out: { samples: number; currentMs: number; proposedMs: number }[] = [];
+/** Render time of the HTTP families alone (no default metrics in either), interleaved. */
+async function renderTimes(): Promise<{ samples: number; beforeMs: number; oursMs: number }[]> {
+  const out: { samples: number; beforeMs: number; oursMs: number }[] = [];
   for (const samples of [1000, 10_000, 50_000]) {
-    const current = newCurrent();
-    const proposed = newProposed();
+    const before = newBefore();
+    const ours = newOurs();
     const combos = Math.ceil(samples / 15);
     for (let i = 0; i < combos; i++) {
-      current.observeHttpRequest('GET', `/synthetic/route-${i}/:id`, 200, 0.003);
-      proposed.observe('GET', `/synthetic/route-${i}/:id`, 200, 0.003);
+      before.recording.observe('GET', `/synthetic/route-${i}/:id`, 200, 0.003);
+      ours.observeHttpRequest('GET', `/synthetic/route-${i}/:id`, 200, 0.003);
     }
-    const tc: number[] = [];
-    const tp: number[] = [];
+    const tb: number[] = [];
+    const to: number[] = [];
     for (let rep = 0; rep < 7; rep++) {
       let t = performance.now();
-      await current.render();
-      tc.push(performance.now() - t);
+      await before.registry.metrics();
+      tb.push(performance.now() - t);
       t = performance.now();
-      proposed.render();
-      tp.push(performance.now() - t);
+      await ours.render();
+      to.push(performance.now() - t);
     }
-    out.push({ samples: combos * 15, currentMs: median(tc.slice(1)), proposedMs: median(tp.slice(1)) });
+    out.push({ samples: combos * 15, beforeMs: median(tb.slice(1)), oursMs: median(to.slice(1)) });
   }
   return out;
 }
