@@ -103,6 +103,18 @@ export const METRICS = {
     help: 'Jobs currently in the queue, by queue and state (waiting, active, delayed).',
     labelNames: ['queue', 'state'],
   }),
+  outboxMessagesPending: define({
+    name: 'outbox_messages_pending',
+    type: 'gauge',
+    help: 'Messages written to the transactional outbox and not yet relayed, by topic.',
+    labelNames: ['topic'],
+  }),
+  outboxOldestPendingAgeSeconds: define({
+    name: 'outbox_oldest_pending_age_seconds',
+    type: 'gauge',
+    help: 'Age in seconds of the oldest message not yet relayed (0 when none), by topic.',
+    labelNames: ['topic'],
+  }),
   dbPoolConnections: define({
     name: 'db_pool_connections',
     type: 'gauge',

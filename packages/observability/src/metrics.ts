@@ -33,6 +33,13 @@ export interface DbPoolStats {
 
 export type QueueDepth = Record<QueueState, number>;
 
+/** What a transactional outbox has not relayed yet. */
+export interface OutboxBacklog {
+  pending: number;
+  /** Age of the oldest pending message in seconds; 0 when nothing is pending. */
+  oldestAgeSeconds: number;
+}
+
 export interface MetricsOptions {
   /** Value of `app_build_info{version}`. */
   appVersion: string;
@@ -117,6 +124,7 @@ export class AppMetrics {
   private readonly jobsFailed;
   private readonly jobDuration;
   private readonly queueDepthSources = new Map<string, () => Promise<QueueDepth> | QueueDepth>();
+  private readonly outboxSources = new Map<string, () => Promise<OutboxBacklog> | OutboxBacklog>();
   private dbPoolSource: (() => DbPoolStats) | undefined;
 
   constructor(options: MetricsOptions) {
@@ -153,6 +161,22 @@ export class AppMetrics {
         );
       },
     });
+
+    const outboxSources = this.outboxSources;
+    const outboxGauge = (def: MetricDefinition<'topic'>, value: (backlog: OutboxBacklog) => number) =>
+      gauge(r, def, {
+        async collect() {
+          this.reset();
+          await Promise.all(
+            [...outboxSources].map(async ([topic, source]) => {
+              const backlog = await withTimeout(Promise.resolve().then(source), DEPTH_TIMEOUT_MS).catch(() => undefined);
+              if (backlog) this.set({ topic }, value(backlog));
+            }),
+          );
+        },
+      });
+    outboxGauge(METRICS.outboxMessagesPending, (b) => b.pending);
+    outboxGauge(METRICS.outboxOldestPendingAgeSeconds, (b) => b.oldestAgeSeconds);
 
     const pool = () => this.dbPoolSource?.();
     gauge(r, METRICS.dbPoolConnections, {
@@ -239,6 +263,14 @@ export class AppMetrics {
   setQueueDepthSource(queue: string, source: () => Promise<QueueDepth> | QueueDepth): void {
     this.declareQueue(queue);
     this.queueDepthSources.set(queue, source);
+  }
+
+  /**
+   * A transactional outbox's backlog, read at scrape time like the queue depth. A source that
+   * fails or takes over a second leaves its series absent for that scrape; the rest is served.
+   */
+  setOutboxSource(topic: string, source: () => Promise<OutboxBacklog> | OutboxBacklog): void {
+    this.outboxSources.set(topic, source);
   }
 
   setDbPoolSource(source: () => DbPoolStats): void {

@@ -39,6 +39,7 @@ async function trafficOnEveryMetric(url: string, metrics: AppMetrics): Promise<v
   metrics.jobCompleted('email');
   metrics.jobFailed('email');
   metrics.setDbPoolSource(() => ({ active: 1, idle: 4, pending: 0, max: 5 }));
+  metrics.setOutboxSource('email', () => ({ pending: 0, oldestAgeSeconds: 0 }));
 }
 
 /** `# TYPE` names of a histogram's series. */
@@ -113,6 +114,24 @@ for (const adapter of ADAPTERS) {
         const result = await promtoolCheckMetrics(text);
         assert.equal(result.output, '', 'promtool has nothing to say');
         assert.equal(result.code, 0);
+      }));
+
+    it('reads the outbox backlog at scrape time; a failing or hanging source leaves only its own series out', () =>
+      withApp(adapter, {}, async ({ url, app }) => {
+        const metrics = app.get(AppMetrics);
+        let email = { pending: 12, oldestAgeSeconds: 42.5 };
+        metrics.setOutboxSource('email', async () => email);
+        metrics.setOutboxSource('broken', () => Promise.reject(new Error('database is down')));
+        metrics.setOutboxSource('hangs', () => new Promise(() => {}));
+        const backlog = (e: Exposition) =>
+          select(e, 'outbox_messages_pending').map(
+            (s) => `${s.labels.topic}=${s.value}/${sampleValue(e, 'outbox_oldest_pending_age_seconds', s.labels)}`,
+          );
+        const started = performance.now();
+        assert.deepEqual(backlog(await scrape(url)), ['email=12/42.5']);
+        assert.ok(performance.now() - started < 1500, 'a hanging source does not hold the scrape');
+        email = { pending: 0, oldestAgeSeconds: 0 };
+        assert.deepEqual(backlog(await scrape(url)), ['email=0/0'], 'read again on the next scrape');
       }));
 
     it('reads the queue depth and DB pool sources at scrape time', () =>
