@@ -124,7 +124,7 @@ describe('generated dashboards', () => {
 describe('NestJS Backend dashboard', () => {
   const dashboard = nestjsBackendDashboard();
 
-  it('has the seed panels, then a Runtime row with the Node.js runtime panels', () => {
+  it('has the seed panels, the outbox panels under the queue ones, then a Runtime row with the Node.js runtime panels', () => {
     assert.equal(dashboard.uid, 'nestjs-backend');
     assert.equal(dashboard.title, 'NestJS Backend');
     assert.deepEqual(titlesOf(dashboard), [
@@ -136,6 +136,8 @@ describe('NestJS Backend dashboard', () => {
       'WebSocket Connections',
       'Queue Jobs',
       'Queue Processing Rate',
+      'Outbox Pending Messages',
+      'Outbox Oldest Message Age',
       'Runtime',
       'Heap Used Ratio',
       'Uptime',

@@ -81,6 +81,8 @@ export const ALERT_THRESHOLDS = {
   /** V8 heap used / heap limit. */
   heapUsedRatioWarning: { alert: 'NodejsHeapNearLimit', severity: 'warning', value: 0.85 },
   heapUsedRatioCritical: { alert: 'NodejsHeapNearLimit', severity: 'critical', value: 0.95 },
+  /** Age of the oldest outbox message not yet relayed, seconds. */
+  outboxOldestAgeSeconds: { alert: 'OutboxRelayStalled', severity: 'warning', value: 300 },
   /** Share of a file system still free. */
   diskFreeRatioWarning: { alert: 'HostDiskSpaceLow', severity: 'warning', value: 0.1 },
   diskFreeRatioCritical: { alert: 'HostDiskSpaceLow', severity: 'critical', value: 0.05 },

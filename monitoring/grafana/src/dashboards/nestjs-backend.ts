@@ -107,6 +107,32 @@ const queueJobs = () =>
     ],
   });
 
+// Every replica reports the same shared outbox table: `max` across instances, as for the queue.
+const outboxPending = () =>
+  timeseries({
+    title: 'Outbox Pending Messages',
+    width: 12,
+    description:
+      'Messages written with their user in one transaction and not yet handed to the queue. Grows while Redis is down and drains by itself after.',
+    unit: 'short',
+    min: 0,
+    queries: [{ expr: max(on(METRICS.outboxMessagesPending.name), ['topic']), legend: '{{topic}}' }],
+  });
+
+const outboxOldestAge = () =>
+  timeseries({
+    title: 'Outbox Oldest Message Age',
+    width: 12,
+    description: 'How long the oldest message has waited to be relayed. The dashed line is the OutboxRelayStalled threshold.',
+    unit: 's',
+    min: 0,
+    thresholds: [
+      [null, 'green'],
+      [ALERT_THRESHOLDS.outboxOldestAgeSeconds.value, 'orange'],
+    ],
+    queries: [{ expr: max(on(METRICS.outboxOldestPendingAgeSeconds.name), ['topic']), legend: '{{topic}}' }],
+  });
+
 const queueProcessingRate = () =>
   timeseries({
     title: 'Queue Processing Rate',
@@ -251,6 +277,8 @@ export function nestjsBackendDashboard(): Dashboard {
     .withPanel(websocketConnections())
     .withPanel(queueJobs())
     .withPanel(queueProcessingRate())
+    .withPanel(outboxPending())
+    .withPanel(outboxOldestAge())
     .withRow(new RowBuilder('Runtime'))
     .withPanel(heapUsedRatio())
     .withPanel(uptime())
