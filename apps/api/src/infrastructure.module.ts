@@ -4,6 +4,7 @@ import {
   Inject,
   Injectable,
   Module,
+  type OnApplicationBootstrap,
   type OnApplicationShutdown,
   type OnModuleInit,
   Optional,
@@ -16,7 +17,10 @@ import { migrate } from './database/migrations.js';
 import { createPglite } from './database/pglite.js';
 import { createPostgres } from './database/postgres.js';
 import { createDevTransport, createSmtpTransport, MAIL_TRANSPORT, type MailTransport } from './mail/mail-transport.js';
+import { databaseSentMailLog } from './mail/sent-mail-log.js';
 import { welcomeEmailHandler } from './mail/welcome-email.js';
+import { OutboxRelay } from './outbox/outbox-relay.js';
+import { WELCOME_EMAIL_TOPIC, welcomeEmailToQueue } from './outbox/welcome-email.js';
 import { createBullmqQueue } from './queue/bullmq-queue.js';
 import { EMAIL_QUEUE, EMAIL_QUEUE_NAME, type EmailQueue } from './queue/email-queue.js';
 import { createInProcessQueue } from './queue/in-process-queue.js';
@@ -26,11 +30,12 @@ export const LOGGER = Symbol('LOGGER');
 
 /** Wires the adapters into health and metrics, and closes them in order on shutdown. */
 @Injectable()
-class InfrastructureLifecycle implements OnModuleInit, OnApplicationShutdown {
+class InfrastructureLifecycle implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(DATABASE) private readonly db: Database,
     @Inject(EMAIL_QUEUE) private readonly queue: EmailQueue,
     @Inject(MAIL_TRANSPORT) private readonly mail: MailTransport,
+    private readonly outbox: OutboxRelay,
     private readonly health: HealthRegistry,
     @Optional() @Inject(AppMetrics) private readonly metrics?: AppMetrics,
   ) {}
@@ -46,10 +51,20 @@ class InfrastructureLifecycle implements OnModuleInit, OnApplicationShutdown {
     });
     this.metrics?.setDbPoolSource(() => this.db.poolStats());
     this.metrics?.setQueueDepthSource(EMAIL_QUEUE_NAME, () => this.queue.depth());
+    this.metrics?.setOutboxSource(WELCOME_EMAIL_TOPIC, () => this.outbox.backlog(WELCOME_EMAIL_TOPIC));
   }
 
-  /** Jobs first (they may still write), then mail, then the database they depend on. */
+  /** Also relays what earlier instances left in the outbox (a crash, a Redis outage at their end). */
+  onApplicationBootstrap(): void {
+    this.outbox.start();
+  }
+
+  /**
+   * The relay first (it hands messages to the queue; what it has not handed over stays in the outbox
+   * for the next instance), then jobs (they may still write), then mail, then the database they depend on.
+   */
   async onApplicationShutdown(): Promise<void> {
+    await this.outbox.stop();
     await this.queue.close();
     this.mail.close();
     await this.db.close();
@@ -91,9 +106,10 @@ export class InfrastructureModule {
         },
         {
           provide: EMAIL_QUEUE,
-          inject: [MAIL_TRANSPORT, { token: AppMetrics, optional: true }],
-          useFactory: (mail: MailTransport, metrics?: AppMetrics) => {
-            const lifecycle = new JobLifecycle(welcomeEmailHandler(mail), metrics, logger.child({ component: 'email-queue' }));
+          inject: [MAIL_TRANSPORT, DATABASE, { token: AppMetrics, optional: true }],
+          useFactory: async (mail: MailTransport, db: Database, metrics?: AppMetrics): Promise<EmailQueue> => {
+            const queueLogger = logger.child({ component: 'email-queue' });
+            const lifecycle = new JobLifecycle(welcomeEmailHandler(mail, databaseSentMailLog(db), queueLogger), metrics, queueLogger);
             const settings = {
               attempts: config.EMAIL_JOB_ATTEMPTS,
               backoffMs: config.EMAIL_JOB_BACKOFF_MS,
@@ -104,9 +120,20 @@ export class InfrastructureModule {
               : createInProcessQueue(settings, lifecycle);
           },
         },
+        {
+          provide: OutboxRelay,
+          inject: [DATABASE, EMAIL_QUEUE],
+          useFactory: (db: Database, queue: EmailQueue) =>
+            new OutboxRelay(
+              db,
+              { [WELCOME_EMAIL_TOPIC]: welcomeEmailToQueue(queue) },
+              { pollMs: config.OUTBOX_POLL_MS },
+              logger.child({ component: 'outbox-relay' }),
+            ),
+        },
         InfrastructureLifecycle,
       ],
-      exports: [LOGGER, DATABASE, EMAIL_QUEUE, MAIL_TRANSPORT],
+      exports: [LOGGER, DATABASE, EMAIL_QUEUE, MAIL_TRANSPORT, OutboxRelay],
     };
   }
 }

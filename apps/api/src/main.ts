@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HealthRegistry } from '@obsnest/observability';
 import { createApp } from './app.js';
@@ -29,6 +30,14 @@ async function main(): Promise<void> {
   logger.info({ url: `http://${config.HOST}:${config.PORT}` }, 'listening');
 
   let stopping = false;
+  const server = app.getHttpServer() as Server;
+  // From the signal on, every response tells keep-alive clients to reconnect (to another instance,
+  // readiness being 503 here). Without it, Node's server.close() keeps serving a connection that was
+  // busy when close() ran for as long as its client keeps sending: a load balancer polling over
+  // keep-alive would hold the process until SHUTDOWN_TIMEOUT_MS and a failed exit.
+  server.prependListener('request', (_req, res) => {
+    if (stopping && !res.headersSent) res.setHeader('connection', 'close');
+  });
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
@@ -41,7 +50,10 @@ async function main(): Promise<void> {
     await sleep(config.SHUTDOWN_DRAIN_MS);
     // Stops accepting, lets in-flight requests finish, then closes sockets, the queue (waiting for
     // running jobs) and the database, in that order.
+    // Connections that were busy when close() ran become idle later; close them as they do.
+    const reaper = setInterval(() => server.closeIdleConnections(), 100);
     await app.close();
+    clearInterval(reaper);
     logger.info('stopped');
     process.exit(0);
   };

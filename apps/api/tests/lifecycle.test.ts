@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -59,6 +59,57 @@ for (const adapter of ADAPTERS) {
       } finally {
         api.child.kill('SIGKILL');
         await smtp.close();
+        await cleanup();
+      }
+    });
+
+    it('SIGTERM with a client polling over one keep-alive connection: told to reconnect, exit 0 long before the timeout', async () => {
+      const port = await freePort();
+      const { env, cleanup } = await isolatedEnv('embedded', adapter, {
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        SHUTDOWN_DRAIN_MS: '500',
+        SHUTDOWN_TIMEOUT_MS: '20000',
+      });
+      const api = spawnApi(env);
+      // One socket, reused for every request: what a load balancer's health checker does.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const connectionHeaders: string[] = [];
+      let polling = true;
+      const poll = async () => {
+        while (polling) {
+          await new Promise<void>((resolve) => {
+            const req = request(`http://127.0.0.1:${port}/health/live`, { agent }, (res) => {
+              connectionHeaders.push(String(res.headers.connection));
+              res.resume();
+              res.on('end', resolve);
+            });
+            req.on('error', () => resolve());
+            req.end();
+          });
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      try {
+        await waitUntilListening(api);
+        const poller = poll();
+        await waitFor('a few keep-alive polls', () => connectionHeaders.length >= 5 || undefined);
+        assert.ok(
+          connectionHeaders.every((h) => h === 'keep-alive'),
+          connectionHeaders.join(),
+        );
+        const signalled = Date.now();
+        api.child.kill('SIGTERM');
+        assert.equal(await api.exited, 0, api.output());
+        const tookMs = Date.now() - signalled;
+        polling = false;
+        await poller;
+        assert.ok(tookMs < 5000, `exited ${tookMs} ms after SIGTERM (drain 500 ms, timeout 20 s)`);
+        assert.ok((connectionHeaders as string[]).includes('close'), 'responses during shutdown carry Connection: close');
+      } finally {
+        polling = false;
+        agent.destroy();
+        api.child.kill('SIGKILL');
         await cleanup();
       }
     });

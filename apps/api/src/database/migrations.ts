@@ -18,6 +18,30 @@ export const MIGRATIONS: readonly { id: string; statements: readonly string[] }[
       'CREATE INDEX users_created_at_id_idx ON users (created_at, id)',
     ],
   },
+  {
+    // Messages written in the same transaction as the change they announce, handed to the queue by
+    // the relay (outbox/outbox-relay.ts). A row is deleted once the queue has it, so the table holds
+    // only the backlog and the relay's scan stays small.
+    id: '002_outbox',
+    statements: [
+      `CREATE TABLE outbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        topic text NOT NULL,
+        payload jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text,
+        next_attempt_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX outbox_next_attempt_at_id_idx ON outbox (next_attempt_at, id)',
+    ],
+  },
+  {
+    // Message ids of emails the SMTP server accepted: a job run a second time finds its id here and
+    // does not send again (mail/sent-mail-log.ts).
+    id: '003_sent_emails',
+    statements: ['CREATE TABLE sent_emails (message_id text PRIMARY KEY, sent_at timestamptz NOT NULL DEFAULT now())'],
+  },
 ];
 
 /** Arbitrary constant: serialises migrations when several instances start at once. */

@@ -9,12 +9,12 @@ import { EMAIL_QUEUE_NAME, type EmailQueue, type QueueSettings, type WelcomeEmai
  * different connection settings chosen at run time (the producer fails fast while Redis is down,
  * the worker waits and reconnects), which @nestjs/bullmq's static @Processor options cannot express.
  */
-export function createBullmqQueue(
+export async function createBullmqQueue(
   options: { url: string; prefix: string },
   settings: QueueSettings,
   lifecycle: JobLifecycle,
   logger: Logger,
-): EmailQueue {
+): Promise<EmailQueue> {
   // BullMQ under native ESM takes constructed clients rather than connection options.
   // Without the offline queue disabled, adds during an outage would wait in ioredis' offline queue
   // and hold the HTTP request; the worker's connection instead waits and reconnects.
@@ -52,6 +52,7 @@ export function createBullmqQueue(
   const assertConnected = () => {
     if (producer.status !== 'ready') throw new Error(`Redis is not reachable (connection ${producer.status})`);
   };
+  await firstConnection(producer, 2000);
 
   return {
     backend: 'bullmq',
@@ -84,4 +85,23 @@ export function createBullmqQueue(
       }
     },
   };
+}
+
+/**
+ * Resolves once the client is ready, its first attempt has failed, or `ms` have passed: start-up
+ * neither hangs on a dead Redis nor starts out unready while a live one is still handshaking.
+ */
+function firstConnection(client: Redis, ms: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    client.once('ready', done);
+    client.once('error', done);
+  });
 }

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { ValidationFailed } from '../http/errors.js';
-import { EMAIL_QUEUE, type EmailQueue } from '../queue/email-queue.js';
+import { addToOutbox } from '../outbox/outbox.js';
+import { OutboxRelay } from '../outbox/outbox-relay.js';
+import { welcomeEmailMessage } from '../outbox/welcome-email.js';
 import { UserEvents } from '../realtime/user-events.js';
 import type { CreateUser, ListUsers, User, UserPage } from './user.schemas.js';
 import { DuplicateEmailError, type PagePosition, UsersRepository } from './users.repository.js';
@@ -22,28 +24,30 @@ function decodeCursor(cursor: string): PagePosition {
 
 @Injectable()
 export class UsersService {
-  private readonly logger = new Logger('UsersService');
-
   constructor(
     private readonly users: UsersRepository,
-    @Inject(EMAIL_QUEUE) private readonly emails: EmailQueue,
+    private readonly outbox: OutboxRelay,
     private readonly events: UserEvents,
   ) {}
 
+  /**
+   * The user and its welcome email commit together or not at all. The request never waits for the
+   * queue, so a Redis outage costs no signup; the relay hands the email over once Redis answers.
+   */
   async create(input: CreateUser): Promise<User> {
     let user: User;
     try {
-      user = await this.users.transaction((tx) => this.users.insert(tx, { id: randomUUID(), ...input }));
+      user = await this.users.transaction(async (tx) => {
+        const created = await this.users.insert(tx, { id: randomUUID(), ...input });
+        await addToOutbox(tx, welcomeEmailMessage({ userId: created.id, email: created.email, name: created.name }));
+        return created;
+      });
     } catch (error) {
       if (error instanceof DuplicateEmailError) throw new ConflictException('a user with this email already exists');
       throw error;
     }
-    try {
-      await this.emails.enqueueWelcome({ userId: user.id, email: user.email, name: user.name });
-    } catch (error) {
-      // The user exists; the welcome email is secondary and its loss is logged, not turned into a 500.
-      this.logger.error(`welcome email for user ${user.id} not queued: ${(error as Error).message}`);
-    }
+    // Only latency: without it the email would still leave at the relay's next poll.
+    this.outbox.wake();
     this.events.userCreated(user);
     return user;
   }

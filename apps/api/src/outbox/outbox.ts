@@ -1,0 +1,17 @@
+import type { Queryable } from '../database/database.js';
+
+/** A message for another system (the email queue), to be handed over once the transaction that wrote it commits. */
+export interface OutboxMessage<T = unknown> {
+  /** Which handler of the relay takes it; a relay leaves topics it does not know to instances that do. */
+  readonly topic: string;
+  readonly payload: T;
+}
+
+/**
+ * Writes the message with the caller's transaction, so it exists exactly when the change it announces
+ * does: a rolled-back user leaves no email behind, a committed one always has its email on the way.
+ */
+export async function addToOutbox(tx: Queryable, message: OutboxMessage): Promise<void> {
+  // Serialised here rather than by the driver: node-postgres and PGlite encode objects differently.
+  await tx.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2::jsonb)', [message.topic, JSON.stringify(message.payload)]);
+}
