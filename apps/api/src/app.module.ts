@@ -4,6 +4,7 @@ import { ObservabilityModule } from '@obsnest/observability';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { ErrorFilter } from './http/errors.js';
+import { writeRateLimit } from './http/rate-limit.js';
 import { InfrastructureModule } from './infrastructure.module.js';
 import { accessLogger } from './logging/logger.js';
 import { UserEvents } from './realtime/user-events.js';
@@ -15,6 +16,7 @@ import { APP_VERSION } from './version.js';
 @Module({})
 export class AppModule {
   static forRoot(config: Config, logger: Logger): DynamicModule {
+    const rateLimit = writeRateLimit(config);
     return {
       module: AppModule,
       imports: [
@@ -27,9 +29,10 @@ export class AppModule {
           onRequestFinished: accessLogger(logger.child({ component: 'http' })),
         }),
         InfrastructureModule.forRoot(config, logger),
+        ...rateLimit.imports,
       ],
       controllers: [UsersController],
-      providers: [UsersRepository, UsersService, UserEvents, { provide: APP_FILTER, useClass: ErrorFilter }],
+      providers: [UsersRepository, UsersService, UserEvents, { provide: APP_FILTER, useClass: ErrorFilter }, ...rateLimit.providers],
     };
   }
 }

@@ -213,6 +213,14 @@ export const ENV = {
     usedBy: ['api'],
     schema: int(1000, 0, 3_600_000),
   },
+  OUTBOX_POLL_MS: {
+    category: 'Queue',
+    requirement: 'optional',
+    description:
+      'How often each instance looks for welcome emails committed but not yet queued (a signup is relayed at once; this bounds the delay after a Redis outage). Also the first retry delay of the outbox, doubling up to 30 s.',
+    usedBy: ['api'],
+    schema: int(1000, 50, 60_000),
+  },
   // Mail
   SMTP_URL: {
     category: 'Mail',
@@ -357,6 +365,21 @@ export const ENV = {
     description: 'true when behind a reverse proxy that sets X-Forwarded-For.',
     usedBy: ['api'],
     schema: bool(false),
+  },
+  RATE_LIMIT_WRITES: {
+    category: 'Security',
+    requirement: 'optional',
+    description:
+      'Write requests (POST, PUT, PATCH, DELETE) one client IP may make per RATE_LIMIT_WINDOW_MS on one instance; past it 429 with Retry-After. 0 turns the limit off. Reads, /metrics and /health are never limited.',
+    usedBy: ['api'],
+    schema: int(600, 0, 1_000_000),
+  },
+  RATE_LIMIT_WINDOW_MS: {
+    category: 'Security',
+    requirement: 'optional',
+    description: 'Sliding window of RATE_LIMIT_WRITES, in milliseconds.',
+    usedBy: ['api'],
+    schema: int(60_000, 1000, 3_600_000),
   },
 } as const satisfies Record<string, VariableSpec>;
 

@@ -27,14 +27,19 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
-/** SQLSTATE classes and node errors that mean "cannot reach the database", not "bad query". */
+/**
+ * SQLSTATE classes and node errors that mean "cannot reach the database", not "bad query". A query
+ * that got no answer within the client-side timeout counts: the server may be up, but not for us.
+ */
 export function isConnectionError(error: unknown): boolean {
+  // Already classified (by a query inside a transaction, say).
+  if (error instanceof DatabaseUnavailableError) return true;
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: string }).code ?? '';
   return (
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03'].includes(code) ||
     code.startsWith('08') ||
-    /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(
+    /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|Query read timeout/i.test(
       error.message,
     )
   );

@@ -31,12 +31,30 @@ const REASONS: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+
+/** The stable body, for the few answers given outside Nest's exception layer. */
+export function errorBody(statusCode: number, message: string, requestId?: string): ErrorBody {
+  return { statusCode, error: REASONS[statusCode] ?? 'Error', message, requestId };
+}
+
+/**
+ * The router's 404 says `Cannot GET <url>`, query string included. Query strings carry tokens often
+ * enough (`?token=`, `?api_key=`) that echoing them into a body proxies and browsers may log is
+ * avoided; the path alone says what was not found, and a long one is cut as in the access log.
+ */
+function withoutQuery(message: string): string {
+  const match = /^(Cannot [A-Z-]+ )([^?]*)/.exec(message);
+  if (!match) return message;
+  const path = match[2];
+  return `${match[1]}${path.length > 256 ? `${path.slice(0, 256)}…` : path}`;
+}
 
 /** Errors thrown below Nest (body parsers) carry their status here. */
 function statusOf(exception: unknown): number | undefined {
@@ -61,7 +79,11 @@ export class ErrorFilter implements ExceptionFilter {
     const req = ctx.getRequest<object>();
     const body = this.toBody(exception);
     body.requestId = requestIdOf(req);
-    if (body.statusCode >= 500) {
+    if (exception instanceof DatabaseUnavailableError) {
+      // Expected during an outage, once per request: one line with the cause, not a stack trace each.
+      const cause = exception.cause instanceof Error ? exception.cause.message : String(exception.cause);
+      this.logger.warn(`database unavailable: ${cause} (request ${body.requestId})`);
+    } else if (body.statusCode >= 500) {
       const err = exception instanceof Error ? exception : new Error(String(exception));
       this.logger.error(`${err.name}: ${err.message} (request ${body.requestId})`, err.stack);
     }
@@ -86,7 +108,7 @@ export class ErrorFilter implements ExceptionFilter {
           : Array.isArray((response as { message?: unknown }).message)
             ? (response as { message: string[] }).message.join('; ')
             : String((response as { message?: unknown }).message ?? exception.message);
-      return { statusCode: status, error: REASONS[status] ?? 'Error', message };
+      return { statusCode: status, error: REASONS[status] ?? 'Error', message: status === 404 ? withoutQuery(message) : message };
     }
     const status = statusOf(exception);
     if (status !== undefined && status < 500) {
