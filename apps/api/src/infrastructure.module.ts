@@ -88,7 +88,12 @@ export class InfrastructureModule {
           useFactory: async () => {
             const db = config.DATABASE_URL
               ? createPostgres(
-                  { url: config.DATABASE_URL, max: config.DB_POOL_MAX, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS },
+                  {
+                    url: config.DATABASE_URL,
+                    max: config.DB_POOL_MAX,
+                    connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+                    queryTimeoutMs: config.DB_QUERY_TIMEOUT_MS,
+                  },
                   logger,
                 )
               : await createPglite(config.DATA_DIR);

@@ -162,6 +162,14 @@ export const ENV = {
     usedBy: ['api'],
     schema: int(2000, 100, 60_000),
   },
+  DB_QUERY_TIMEOUT_MS: {
+    category: 'Database',
+    requirement: 'optional',
+    description:
+      'Longest wait for the answer to one query on an open connection (a frozen server, a lost network path); past it the request fails with 503. Longer than your slowest legitimate query, migrations included.',
+    usedBy: ['api'],
+    schema: int(30_000, 1000, 600_000),
+  },
   POSTGRES_PASSWORD: {
     category: 'Database',
     requirement: 'required',
