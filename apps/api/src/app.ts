@@ -14,6 +14,7 @@ import type { Config } from './config/config.js';
 import { errorBody } from './http/errors.js';
 import { answerStrayRequests } from './http/stray-requests.js';
 import { PinoNestLogger } from './logging/logger.js';
+import { RedisIoAdapter } from './realtime/redis-io-adapter.js';
 import { SOCKET_IO_PATH } from './realtime/user-events.js';
 
 /** helmet's defaults: the same headers @fastify/helmet sends, since it wraps the same package. */
@@ -72,7 +73,11 @@ export async function createApp(config: Config, logger: Logger): Promise<INestAp
     app = express;
   }
   if (config.CORS_ORIGINS.length > 0) app.enableCors({ origin: config.CORS_ORIGINS });
-  app.useWebSocketAdapter(new IoAdapter(app));
+  app.useWebSocketAdapter(
+    config.REDIS_URL
+      ? new RedisIoAdapter(app, { url: config.REDIS_URL, prefix: config.QUEUE_PREFIX }, logger.child({ component: 'socket.io' }))
+      : new IoAdapter(app),
+  );
   answerStrayRequests(app.getHttpServer(), SOCKET_IO_PATH);
   return app;
 }
