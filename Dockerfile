@@ -10,6 +10,7 @@ WORKDIR /app
 # Manifests first, so the dependency layer is rebuilt only when they change. npm ci needs every
 # workspace's package.json, even of workspaces the image does not ship.
 COPY package.json package-lock.json .npmrc ./
+COPY packages/testkit/package.json packages/testkit/
 COPY packages/observability/package.json packages/observability/
 COPY apps/api/package.json apps/api/
 COPY monitoring/package.json monitoring/
@@ -17,9 +18,11 @@ COPY bench/package.json bench/
 RUN npm ci
 
 COPY tsconfig.base.json tsconfig.json ./
+COPY packages/testkit packages/testkit
 COPY packages/observability packages/observability
 COPY apps/api apps/api
-# Builds the API and, through its project reference, the observability package.
+# Builds the API and, through its project references, the observability package (and the test kit
+# its tests use; neither the tests nor the kit are shipped).
 RUN npx tsc -b apps/api \
  && npm prune --omit=dev
 

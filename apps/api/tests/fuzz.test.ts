@@ -1,3 +1,4 @@
+import { seededRandom } from '@obsnest/testkit';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADAPTERS, json, postJson, type RunningApi, startApi } from './support/api.js';
@@ -41,16 +42,8 @@ interface Case {
   readonly field?: string;
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
 function prng(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)];
   return { next, int, pick, chance: (p: number) => next() < p };

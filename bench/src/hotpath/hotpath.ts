@@ -7,20 +7,12 @@
  * 2. ns per observation (interleaved repetitions, median), on a realistic mix of label sets.
  * 3. render time with 1k, 10k and 50k HTTP samples.
  */
+import { seededRandom } from '@obsnest/testkit';
 import { AppMetrics, METRICS } from '@obsnest/observability';
 import { Registry } from 'prom-client';
 import { type PromClientRecording, promClientRecording } from './prom-client-recording.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

@@ -1,22 +1,14 @@
 /** Server processes under test: started pinned to one core, measured through /proc, stopped at the end. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Clock ticks per second of /proc/<pid>/stat (sysconf(_SC_CLK_TCK)); 100 on every Linux we target. */
 export const CLK_TCK = 100;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '@obsnest/testkit';
+
+export { freePort };
 
 export interface StartOptions {
   readonly name: string;

@@ -1,19 +1,10 @@
+import { seededRandom } from '@obsnest/testkit';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { AppMetrics, METRICS } from '../src/index.js';
 
-/** A seeded PRNG (mulberry32): the same observations on every run, and any seed reproduces a failure. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 interface Observation {
   method: string;

@@ -130,24 +130,7 @@ export function rawRequest(
   });
 }
 
-/** Polls `probe` until it returns something other than undefined; fails with the last value/error at the deadline. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-      last = 'undefined';
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : String(last)}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { waitFor } from '@obsnest/testkit';
 
 export interface PromtoolResult {
   readonly code: number | null;

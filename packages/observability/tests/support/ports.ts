@@ -1,13 +1,1 @@
-import { createServer } from 'node:net';
-
-/** A loopback port that was free a moment ago (the OS hands it out, then it is released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '@obsnest/testkit';
