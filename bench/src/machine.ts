@@ -58,7 +58,8 @@ export interface MachineInfo {
   packages: Record<string, string>;
 }
 
-export function machineInfo(): MachineInfo {
+/** The host as every result file describes it: CPU, cores, memory, kernel, Node. */
+export function hostInfo() {
   let kernel = 'unknown';
   try {
     kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
@@ -71,6 +72,12 @@ export function machineInfo(): MachineInfo {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     kernel,
     node: process.version,
+  };
+}
+
+export function machineInfo(): MachineInfo {
+  return {
+    ...hostInfo(),
     loadGenerator: wrkVersion() ?? 'wrk (missing)',
     loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
     packages: Object.fromEntries(PACKAGES.map((p) => [p, version(p)])),

@@ -4,10 +4,11 @@
  * sample period, then whether memory and series count level off. Exits non-zero when they do
  * not, or when anything failed. Writes bench/results/soak-<date>.json and .md.
  */
+import { hostInfo } from '../machine.js';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,21 +26,7 @@ const BENCH_DIR = fileURLToPath(new URL('../../../', import.meta.url));
 const REPO = join(BENCH_DIR, '..');
 const MiB = 2 ** 20;
 
-function machine() {
-  let kernel = 'unknown';
-  try {
-    kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
-  } catch {
-    // not Linux
-  }
-  return {
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    kernel,
-    node: process.version,
-  };
-}
+const machine = hostInfo;
 
 const quantile = (sorted: readonly number[], q: number): number =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : Number.NaN;
