@@ -8,6 +8,7 @@ import { JOBS } from '../grafana/src/scrape-targets.js';
 import { renderPrometheusConfig } from '../runtime/prometheus-config.js';
 import { ApiProcess, eventually, renderTestAlertmanagerConfig, startWebhookReceiver } from './support/live.js';
 import { type RestartableProcess, restartableAlertmanager, restartablePrometheus } from './support/restartable.js';
+import { teardown } from './support/service.js';
 
 /**
  * Monitoring is restarted (an upgrade, a configuration change, a crash) while the API serves:
@@ -138,23 +139,16 @@ describe('Prometheus or Alertmanager restarted', { timeout: 120_000 }, () => {
     );
   });
 
-  after(async () => {
-    const errors: unknown[] = [];
-    const attempt = async (step: () => Promise<unknown> | undefined) => {
-      try {
-        await step();
-      } catch (error) {
-        errors.push(error);
-      }
-    };
-    await attempt(() => traffic?.stop());
-    await attempt(() => prometheus?.stop());
-    await attempt(() => alertmanager?.stop());
-    await attempt(() => api?.kill('SIGTERM'));
-    await attempt(() => receiver?.close());
-    await attempt(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
-    if (errors.length > 0) throw errors[0];
-  });
+  after(() =>
+    teardown([
+      () => traffic?.stop(),
+      () => prometheus?.stop(),
+      () => alertmanager?.stop(),
+      () => api?.kill('SIGTERM'),
+      () => receiver?.close(),
+      () => (dir ? rm(dir, { recursive: true, force: true }) : undefined),
+    ]),
+  );
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     it(`Prometheus stopped with ${signal} comes back on the same storage with every sample it had`, async () => {

@@ -123,3 +123,19 @@ export async function startService(spec: ServiceSpec, attempts = 3): Promise<Run
     }
   }
 }
+
+/**
+ * Runs every clean-up step in order, each even when one before it failed, then throws the first
+ * failure: one broken step must not leave the processes of the next ones running.
+ */
+export async function teardown(steps: readonly (() => unknown)[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  if (errors.length > 0) throw errors[0];
+}
