@@ -7,6 +7,7 @@ import { ErrorFilter } from './http/errors.js';
 import { writeRateLimit } from './http/rate-limit.js';
 import { InfrastructureModule } from './infrastructure.module.js';
 import { accessLogger } from './logging/logger.js';
+import { API_METRICS } from './metrics.js';
 import { UserEvents } from './realtime/user-events.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersRepository } from './users/users.repository.js';
@@ -23,6 +24,7 @@ export class AppModule {
         ObservabilityModule.forRoot({
           metricsEnabled: config.METRICS_ENABLED,
           appVersion: APP_VERSION,
+          metrics: [API_METRICS],
           metricsToken: config.METRICS_TOKEN,
           managementPort: config.MANAGEMENT_PORT,
           managementHost: config.MANAGEMENT_HOST,
