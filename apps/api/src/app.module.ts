@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { ObservabilityModule } from '@obsnest/observability';
+import { type MetricContract, ObservabilityModule } from '@obsnest/observability';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { ErrorFilter } from './http/errors.js';
@@ -16,7 +16,8 @@ import { APP_VERSION } from './version.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: Config, logger: Logger): DynamicModule {
+  /** `extraMetrics`: contracts served next to the library's and `API_METRICS` (an embedding app's, a test's). */
+  static forRoot(config: Config, logger: Logger, extraMetrics: readonly MetricContract[] = []): DynamicModule {
     const rateLimit = writeRateLimit(config);
     return {
       module: AppModule,
@@ -24,7 +25,7 @@ export class AppModule {
         ObservabilityModule.forRoot({
           metricsEnabled: config.METRICS_ENABLED,
           appVersion: APP_VERSION,
-          metrics: [API_METRICS],
+          metrics: [API_METRICS, ...extraMetrics],
           metricsToken: config.METRICS_TOKEN,
           managementPort: config.MANAGEMENT_PORT,
           managementHost: config.MANAGEMENT_HOST,

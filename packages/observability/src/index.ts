@@ -3,6 +3,7 @@ export { ObservabilityEndpoints, type EndpointResponse } from './endpoints.js';
 export { HealthRegistry, type HealthResponse, type ReadinessCheck } from './health.js';
 export { CLIENT_CLOSED_REQUEST, type FinishedRequest, requestIdOf } from './http-instrumentation.js';
 export { ManagementServer } from './management-server.js';
+export { metricTableMarkdown, replaceMarkedSection } from './metric-docs.js';
 export { bearerTokenMatches } from './metrics-auth.js';
 export { negotiateExpositionFormat } from './exposition-format.js';
 export {

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { AppMetrics, defineMetric, defineMetrics, METRICS, type MetricDefinition, metricUnion } from '../src/index.js';
+import {
+  AppMetrics,
+  defineMetric,
+  defineMetrics,
+  METRICS,
+  type MetricDefinition,
+  metricTableMarkdown,
+  metricUnion,
+  replaceMarkedSection,
+} from '../src/index.js';
 import { parseExposition, sampleValue, select } from './support/metrics.js';
 import { TEST_APP_METRICS } from './support/test-contract.js';
 
@@ -114,5 +123,35 @@ describe('AppMetrics.handle', () => {
     assert.throws(() => m.handle(METRICS.httpRequestsTotal), /recorded by the HTTP instrumentation/);
     const other = defineMetric({ ...METRICS.queueJobsCompletedTotal, help: 'Something else.' });
     assert.throws(() => m.handle(other), /differs from the definition registered/);
+  });
+});
+
+describe('metricTableMarkdown', () => {
+  it('writes one row per definition: name, type (unit), help, labels with closed values, buckets', () => {
+    const table = metricTableMarkdown([
+      TEST_APP_METRICS.emailsSentTotal,
+      TEST_APP_METRICS.batchDurationSeconds,
+      defineMetric({ name: 'pipes', type: 'gauge', help: 'A | B.', labelNames: [] }),
+    ]).split('\n');
+    assert.equal(table.length, 5);
+    assert.match(table[0], /^\| Name +\| Type +\| Help +\| Labels \(closed values\) +\| Buckets +\|$/);
+    assert.match(table[1], /^\| -+ \| -+ \| -+ \| -+ \| -+ \|$/);
+    assert.match(
+      table[2],
+      /^\| `test_emails_sent_total` +\| counter +\| Emails handed to a transport, by transport\. +\| `transport` \(smtp, dev\) +\| +\|$/,
+    );
+    assert.match(
+      table[3],
+      /^\| `test_batch_duration_seconds` \| histogram \(seconds\) \| .* \| `kind` \(import, export\) +\| 0\.1, 1, 10 \|$/,
+    );
+    assert.match(table[4], /\| A \\\| B\. +\| none +\|/, 'a pipe in a help text is escaped');
+    assert.equal(new Set(table.map((line) => line.length)).size, 1, 'padded columns');
+  });
+
+  it('replaces only what is between the markers, and refuses a document without them', () => {
+    const doc = 'before\n<!-- t:begin note -->\nold\n<!-- t:end -->\nafter\n';
+    assert.equal(replaceMarkedSection(doc, 't', 'new'), 'before\n<!-- t:begin note -->\n\nnew\n\n<!-- t:end -->\nafter\n');
+    assert.throws(() => replaceMarkedSection('no markers', 't', 'x'), /no <!-- t:begin -->/);
+    assert.throws(() => replaceMarkedSection('<!-- t:end -->\n<!-- t:begin -->\n', 't', 'x'), /markers/);
   });
 });
