@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import {
@@ -48,6 +50,15 @@ describe('defineMetrics', () => {
 
   it('refuses two keys with one name', () => {
     assert.throws(() => defineMetrics({ a: counter(), b: counter() }), /metrics a and b are both named things_total/);
+  });
+});
+
+describe('the contract entry point', () => {
+  it('is importable alone as @obsnest/observability/contract, and imports nothing itself', async () => {
+    const contract = await import('@obsnest/observability/contract');
+    assert.deepEqual(Object.keys(contract.METRICS), Object.keys(METRICS));
+    const compiled = readFileSync(fileURLToPath(import.meta.resolve('@obsnest/observability/contract')), 'utf8');
+    assert.doesNotMatch(compiled, /^\s*import\s|\brequire\(|\bimport\(/m, 'no prom-client, no Nest: bundlable alone');
   });
 });
 
