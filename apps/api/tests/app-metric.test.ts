@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AppMetrics, defineMetric, defineMetrics, METRICS } from '@obsnest/observability';
+import { AppMetrics, defineMetric, defineMetrics, METRICS, metricUnion } from '@obsnest/observability';
 import { METRIC_DOCS, metricDocs, withMetricTable } from '../src/docs/metric-docs.js';
+import { API_METRICS } from '../src/metrics.js';
 import { type RunningApi, startApi } from './support/api.js';
 import { parseExposition, sampleValue } from './support/scrape.js';
 
@@ -55,6 +56,26 @@ describe('an application metric defined outside the library', () => {
       assert.ok(samples.some((s) => s.name === 'outbox_messages_pending'));
       assert.ok(samples.some((s) => s.name === METRICS.appBuildInfo.name));
     }
+  });
+
+  it('serves exactly the union of the contracts, besides prom-client runtime metrics', async () => {
+    const text = await (await fetch(`${api.url}/metrics`)).text();
+    const served = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
+    const known = metricUnion(METRICS, API_METRICS, MAIL_METRICS);
+    for (const def of known) assert.equal(served.get(def.name), def.type, `${def.name} served as a ${def.type}`);
+    const unknown = [...served.keys()].filter((name) => !known.some((d) => d.name === name) && !/^(nodejs|process)_/.test(name));
+    assert.deepEqual(unknown, [], 'every family is in a contract');
+  });
+
+  it('gives typed handles of the API contract', () => {
+    const metrics = api.app.get(AppMetrics);
+    const pending = metrics.handle(API_METRICS.outboxMessagesPending); // Gauge<'topic'>
+    const sent = metrics.handle(MAIL_METRICS.emailsSentTotal); // Counter<'transport'>
+    // @ts-expect-error `queue` is not a label of outbox_messages_pending
+    assert.throws(() => pending.set({ queue: 'email' }, 1), /not included in initial labelset/);
+    // @ts-expect-error a counter has no set()
+    assert.throws(() => sent.set({ transport: 'dev' }, 1), TypeError);
+    assert.equal(metrics.handle(API_METRICS.outboxMessagesPending), pending, 'registered once');
   });
 
   it('appears in the generated docs table once its contract is listed there', () => {
