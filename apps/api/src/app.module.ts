@@ -1,12 +1,13 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { ObservabilityModule } from '@obsnest/observability';
+import { type MetricContract, ObservabilityModule } from '@obsnest/observability';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { ErrorFilter } from './http/errors.js';
 import { writeRateLimit } from './http/rate-limit.js';
 import { InfrastructureModule } from './infrastructure.module.js';
 import { accessLogger } from './logging/logger.js';
+import { API_METRICS } from './metrics.js';
 import { UserEvents } from './realtime/user-events.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersRepository } from './users/users.repository.js';
@@ -15,7 +16,8 @@ import { APP_VERSION } from './version.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: Config, logger: Logger): DynamicModule {
+  /** `extraMetrics`: contracts served next to the library's and `API_METRICS` (an embedding app's, a test's). */
+  static forRoot(config: Config, logger: Logger, extraMetrics: readonly MetricContract[] = []): DynamicModule {
     const rateLimit = writeRateLimit(config);
     return {
       module: AppModule,
@@ -23,6 +25,7 @@ export class AppModule {
         ObservabilityModule.forRoot({
           metricsEnabled: config.METRICS_ENABLED,
           appVersion: APP_VERSION,
+          metrics: [API_METRICS, ...extraMetrics],
           metricsToken: config.METRICS_TOKEN,
           managementPort: config.MANAGEMENT_PORT,
           managementHost: config.MANAGEMENT_HOST,

@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { requestIdOf } from '@obsnest/observability';
+import { type MetricContract, requestIdOf } from '@obsnest/observability';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
@@ -43,8 +43,8 @@ function answerRouterError(error: FastifyError, request: FastifyRequest, reply: 
  * Builds the application for either HTTP adapter. The adapter is the only thing chosen here;
  * everything above it (routes, errors, metrics, health, Socket.IO) is the same code on both.
  */
-export async function createApp(config: Config, logger: Logger): Promise<INestApplication> {
-  const module = AppModule.forRoot(config, logger);
+export async function createApp(config: Config, logger: Logger, extraMetrics: readonly MetricContract[] = []): Promise<INestApplication> {
+  const module = AppModule.forRoot(config, logger, extraMetrics);
   const options = { logger: new PinoNestLogger(logger.child({ component: 'nest' })), abortOnError: false };
   let app: INestApplication;
   if (config.HTTP_ADAPTER === 'fastify') {

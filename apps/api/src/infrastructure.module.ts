@@ -19,6 +19,7 @@ import { createPostgres } from './database/postgres.js';
 import { createDevTransport, createSmtpTransport, MAIL_TRANSPORT, type MailTransport } from './mail/mail-transport.js';
 import { databaseSentMailLog } from './mail/sent-mail-log.js';
 import { welcomeEmailHandler } from './mail/welcome-email.js';
+import { reportOutboxBacklog } from './metrics.js';
 import { OutboxRelay } from './outbox/outbox-relay.js';
 import { WELCOME_EMAIL_TOPIC, welcomeEmailToQueue } from './outbox/welcome-email.js';
 import { createBullmqQueue } from './queue/bullmq-queue.js';
@@ -51,7 +52,7 @@ class InfrastructureLifecycle implements OnModuleInit, OnApplicationBootstrap, O
     });
     this.metrics?.setDbPoolSource(() => this.db.poolStats());
     this.metrics?.setQueueDepthSource(EMAIL_QUEUE_NAME, () => this.queue.depth());
-    this.metrics?.setOutboxSource(WELCOME_EMAIL_TOPIC, () => this.outbox.backlog(WELCOME_EMAIL_TOPIC));
+    if (this.metrics) reportOutboxBacklog(this.metrics, WELCOME_EMAIL_TOPIC, () => this.outbox.backlog(WELCOME_EMAIL_TOPIC));
   }
 
   /** Also relays what earlier instances left in the outbox (a crash, a Redis outage at their end). */

@@ -1,4 +1,5 @@
-import { allMetricDefinitions, NODE_RUNTIME_METRICS } from '@obsnest/observability';
+import { API_METRICS } from '@obsnest/api/metrics';
+import { METRICS, metricUnion, NODE_RUNTIME_METRICS } from '@obsnest/observability';
 import { recordingRuleNames } from '../../grafana/src/recording-rules.js';
 import { exporterMetricNames } from '../../grafana/src/scrape-targets.js';
 
@@ -59,7 +60,7 @@ function family(name: string): string {
  */
 export function knownMetricNames(): Set<string> {
   return new Set([
-    ...allMetricDefinitions().map((metric) => metric.name),
+    ...metricUnion(METRICS, API_METRICS).map((metric) => metric.name),
     ...Object.values(NODE_RUNTIME_METRICS),
     ...exporterMetricNames(),
     ...recordingRuleNames(),

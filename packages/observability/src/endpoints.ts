@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { HealthRegistry, type HealthResponse } from './health.js';
+import { negotiateExpositionFormat } from './exposition-format.js';
 import { bearerTokenMatches } from './metrics-auth.js';
 import { AppMetrics } from './metrics.js';
 import { OBSERVABILITY_OPTIONS, type ObservabilityOptions } from './options.js';
@@ -31,7 +32,8 @@ export class ObservabilityEndpoints {
     @Optional() private readonly metrics?: AppMetrics,
   ) {}
 
-  async metricsText(authorization: string | undefined): Promise<EndpointResponse> {
+  /** `accept` picks the format: OpenMetrics when the scraper asks for it, else the text format. */
+  async metricsText(authorization: string | undefined, accept?: string): Promise<EndpointResponse> {
     if (!this.metrics) {
       return { status: 404, contentType: JSON_TYPE, body: JSON.stringify({ statusCode: 404, message: 'metrics are disabled' }) };
     }
@@ -44,7 +46,13 @@ export class ObservabilityEndpoints {
         body: JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: 'a valid bearer token is required' }),
       };
     }
-    return { status: 200, contentType: this.metrics.contentType, body: await this.metrics.render() };
+    const format = negotiateExpositionFormat(accept);
+    return {
+      status: 200,
+      contentType: AppMetrics.contentTypeOf(format),
+      headers: { vary: 'Accept' },
+      body: await this.metrics.render(format),
+    };
   }
 
   async live(): Promise<EndpointResponse> {

@@ -13,8 +13,8 @@ import type { MetricDefinition } from './contract.js';
  * Map lookups on long-lived strings and small integers plus a few additions into a preallocated
  * Float64Array, with no allocation; each series' label block is escaped once, when it is created.
  * The exposition is byte for byte what prom-client renders for the same observations (a test
- * compares them), and both families stay registered in the prom-client Registry, in their place,
- * with `get()` for `getMetricsAsJSON()` and `Registry.merge`.
+ * compares them, in both formats), and both families stay registered in the prom-client Registry
+ * through its public `Metric` contract (`get()`), for `getMetricsAsJSON()` and `Registry.merge`.
  */
 
 const escapeLabelValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -52,7 +52,7 @@ function formatValue(value: number): string {
 }
 
 /** Default labels in prom-client's order and escaping, appended to each series' own labels. */
-function defaultLabelSuffix(defaults: Record<string, string> | undefined, own: readonly string[]): string {
+function defaultLabelSuffix(defaults: Readonly<Record<string, string>> | undefined, own: readonly string[]): string {
   if (!defaults) return '';
   let suffix = '';
   for (const [name, value] of Object.entries(defaults)) {
@@ -68,15 +68,19 @@ interface PromClientValue {
 }
 
 /**
- * One family as the prom-client Registry sees it. The Registry calls `get()` for JSON and for
- * merging; `AppRegistry` (metrics.ts) calls `render()` for the text format.
+ * One family, as prom-client's public `Metric` contract has it (`get()`, `reset()`): registered in the
+ * Registry, so `getMetricsAsJSON()`, `getSingleMetric()`, `resetMetrics()` and `Registry.merge` see it
+ * and the registry can format it. `AppMetrics.render` does not ask the registry for these two, though:
+ * it writes their text with `render()`, which does in one pass what the registry would do with some
+ * fifteen objects per series.
  */
 export interface RecordedFamily {
   readonly name: string;
   readonly help: string;
   readonly type: 'counter' | 'histogram';
   readonly aggregator: 'sum';
-  render(defaultLabels: Record<string, string> | undefined): string;
+  /** Prometheus text (0.0.4), or OpenMetrics 1.0.0 (counter family named without `_total`), no trailing newline. */
+  render(openMetrics: boolean, defaultLabels: Readonly<Record<string, string>> | undefined): string;
   get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: PromClientValue[] }>;
   reset(): void;
 }
@@ -134,15 +138,18 @@ export class HttpRecorder {
   }
 
   private family(def: MetricDefinition, type: 'counter' | 'histogram'): RecordedFamily {
-    const header = `# HELP ${def.name} ${escapeHelp(def.help)}\n# TYPE ${def.name} ${type}`;
+    const header = (family: string) => `# HELP ${family} ${escapeHelp(def.help)}\n# TYPE ${family} ${type}`;
+    const textHeader = header(def.name);
+    // OpenMetrics names a counter family without `_total` and its sample with it, as prom-client does.
+    const omHeader = type === 'counter' ? header(def.name.replace(/_total$/, '')) : textHeader;
     const own = [...def.labelNames];
     return {
       name: def.name,
       help: def.help,
       type,
       aggregator: 'sum',
-      render: (defaults) =>
-        header +
+      render: (openMetrics, defaults) =>
+        (openMetrics ? omHeader : textHeader) +
         (type === 'counter'
           ? this.renderCounter(def.name, defaultLabelSuffix(defaults, own))
           : this.renderHistogram(def.name, defaultLabelSuffix(defaults, [...own, 'le']))),

@@ -3,8 +3,18 @@ export { ObservabilityEndpoints, type EndpointResponse } from './endpoints.js';
 export { HealthRegistry, type HealthResponse, type ReadinessCheck } from './health.js';
 export { CLIENT_CLOSED_REQUEST, type FinishedRequest, requestIdOf } from './http-instrumentation.js';
 export { ManagementServer } from './management-server.js';
+export { metricTableMarkdown, replaceMarkedSection } from './metric-docs.js';
 export { bearerTokenMatches } from './metrics-auth.js';
-export { AppMetrics, type DbPoolStats, type MetricsOptions, type OutboxBacklog, type QueueDepth } from './metrics.js';
+export { negotiateExpositionFormat } from './exposition-format.js';
+export {
+  AppMetrics,
+  type DbPoolStats,
+  type ExpositionFormat,
+  type GaugeCollector,
+  type MetricHandle,
+  type MetricsOptions,
+  type QueueDepth,
+} from './metrics.js';
 export { ObservabilityModule } from './observability.module.js';
-export { OBSERVABILITY_OPTIONS, type ObservabilityOptions } from './options.js';
+export { OBSERVABILITY_OPTIONS, type ObservabilityAsyncOptions, type ObservabilityOptions } from './options.js';
 export { instrumentSocketIoNamespace, type SocketIoNamespaceLike } from './websocket-instrumentation.js';

@@ -25,7 +25,7 @@ export class ManagementServer implements OnApplicationBootstrap, OnApplicationSh
     if (port === undefined) return;
     const host = this.options.managementHost ?? '127.0.0.1';
     const server = createServer((req, res) => {
-      this.route(req.method, req.url, req.headers.authorization).then(
+      this.route(req.method, req.url, req.headers.authorization, req.headers.accept).then(
         (response) => {
           res.writeHead(response.status, { 'content-type': response.contentType, 'cache-control': 'no-store', ...response.headers });
           res.end(req.method === 'HEAD' ? undefined : response.body);
@@ -48,12 +48,17 @@ export class ManagementServer implements OnApplicationBootstrap, OnApplicationSh
     return (this.server?.address() as AddressInfo | null) ?? undefined;
   }
 
-  private route(method: string | undefined, url: string | undefined, authorization: string | undefined): Promise<EndpointResponse> {
+  private route(
+    method: string | undefined,
+    url: string | undefined,
+    authorization: string | undefined,
+    accept: string | undefined,
+  ): Promise<EndpointResponse> {
     const path = (url ?? '/').split('?')[0];
     if (method !== 'GET' && method !== 'HEAD') return Promise.resolve(notFound(405, 'method not allowed'));
     switch (path) {
       case '/metrics':
-        return this.endpoints.metricsText(authorization);
+        return this.endpoints.metricsText(authorization, accept);
       case '/health/live':
         return this.endpoints.live();
       case '/health/ready':

@@ -4,21 +4,24 @@ import {
   collectDefaultMetrics,
   Gauge,
   Histogram,
+  type Metric,
+  type MetricObject,
   Registry,
-  type CounterConfiguration,
-  type GaugeConfiguration,
-  type HistogramConfiguration,
+  type RegistryContentType,
 } from 'prom-client';
-import { HttpRecorder, type RecordedFamily } from './http-recorder.js';
 import {
   DB_POOL_STATES,
   KNOWN_HTTP_METHODS,
+  type LabelsOf,
   METRICS,
+  type MetricContract,
   type MetricDefinition,
+  metricUnion,
   OTHER_HTTP_METHOD,
   QUEUE_STATES,
   type QueueState,
 } from './contract.js';
+import { HttpRecorder, type RecordedFamily } from './http-recorder.js';
 
 export interface DbPoolStats {
   /** Connections checked out by a query or transaction. */
@@ -33,12 +36,8 @@ export interface DbPoolStats {
 
 export type QueueDepth = Record<QueueState, number>;
 
-/** What a transactional outbox has not relayed yet. */
-export interface OutboxBacklog {
-  pending: number;
-  /** Age of the oldest pending message in seconds; 0 when nothing is pending. */
-  oldestAgeSeconds: number;
-}
+/** `text` = Prometheus text format 0.0.4; `openmetrics` = OpenMetrics 1.0.0 (ends with `# EOF`). */
+export type ExpositionFormat = 'text' | 'openmetrics';
 
 export interface MetricsOptions {
   /** Value of `app_build_info{version}`. */
@@ -46,33 +45,25 @@ export interface MetricsOptions {
   /** Register prom-client's Node.js runtime metrics (event loop lag, GC, heap, handles). Default true. */
   defaultMetrics?: boolean;
   /** Labels added to every series of this registry, e.g. `{ service: 'api' }`. Keep them few and fixed. */
-  defaultLabels?: Record<string, string>;
+  defaultLabels?: Readonly<Record<string, string>>;
+  /** The application's own contracts (`defineMetrics`), registered next to the library's `METRICS`. */
+  metrics?: readonly MetricContract[];
 }
 
-/**
- * A prom-client Registry that lets the HTTP recorder render its own families, in their place in the
- * exposition and with the registry's default labels; every other metric goes through prom-client.
- */
-class AppRegistry extends Registry {
-  private readonly recorded = new Set<unknown>();
+/** The prom-client type a definition's handle has: `Counter<L>`, `Gauge<L>` or `Histogram<L>`. */
+export type MetricHandle<D extends MetricDefinition> = [D['type']] extends ['counter']
+  ? Counter<LabelsOf<D>>
+  : [D['type']] extends ['gauge']
+    ? Gauge<LabelsOf<D>>
+    : [D['type']] extends ['histogram']
+      ? Histogram<LabelsOf<D>>
+      : Counter<LabelsOf<D>> | Gauge<LabelsOf<D>> | Histogram<LabelsOf<D>>;
 
-  registerRecorded(family: RecordedFamily): void {
-    this.recorded.add(family);
-    this.registerMetric(family as unknown as Parameters<Registry['registerMetric']>[0]);
-  }
+/** Reads values into a gauge at scrape time. */
+export type GaugeCollector<L extends string> = (gauge: Gauge<L>) => void | Promise<void>;
 
-  // Not in prom-client's typings, but the documented-by-code extension point `metrics()` calls per family.
-  async getMetricsAsString(metric: unknown): Promise<string> {
-    if (this.recorded.has(metric)) {
-      const defaults = (this as unknown as { _defaultLabels: Record<string, string> })._defaultLabels;
-      return (metric as RecordedFamily).render(Object.keys(defaults).length > 0 ? defaults : undefined);
-    }
-    return (Registry.prototype as unknown as { getMetricsAsString(m: unknown): Promise<string> }).getMetricsAsString.call(this, metric);
-  }
-}
-
-/** Longest a scrape waits for a queue backend's job counts (Prometheus' own timeout is 10 s). */
-const DEPTH_TIMEOUT_MS = 1000;
+/** Longest a scrape waits for one scrape-time collector (Prometheus' own timeout is 10 s). */
+const COLLECT_TIMEOUT_MS = 1000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -87,49 +78,115 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(KNOWN_HTTP_METHODS);
 /** prom-client default metrics dropped from the registry: gauges named like counters (see the constructor). */
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-function counter<L extends string>(registry: Registry, def: MetricDefinition<L>, extra: Partial<CounterConfiguration<L>> = {}) {
-  return new Counter<L>({ name: def.name, help: def.help, labelNames: def.labelNames, registers: [registry], ...extra });
+type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+type Labels = Record<string, string | number>;
+
+/** Every combination of the closed label values, when every label has a closed set; else none. */
+function closedLabelSets(def: MetricDefinition): Labels[] {
+  if (def.labelNames.length === 0) return [];
+  let sets: Labels[] = [{}];
+  for (const label of def.labelNames) {
+    const values = def.labelValues?.[label];
+    if (!values) return [];
+    sets = sets.flatMap((set) => values.map((value) => ({ ...set, [label]: value })));
+  }
+  return sets;
 }
 
-function gauge<L extends string>(registry: Registry, def: MetricDefinition<L>, extra: Partial<GaugeConfiguration<L>> = {}) {
-  return new Gauge<L>({ name: def.name, help: def.help, labelNames: def.labelNames, registers: [registry], ...extra });
+/**
+ * Makes a handle refuse label values outside the definition's closed sets, with an error naming
+ * them, so a typo cannot open a new series. Only the mutators taking labels are wrapped, and only on
+ * metrics that have closed sets; the wrapped methods are the handle's public ones.
+ */
+function enforceClosedValues(metric: AnyMetric, def: MetricDefinition): void {
+  const closed = Object.entries<readonly string[] | undefined>(def.labelValues ?? {}).flatMap(([label, values]) =>
+    values ? [[label, new Set(values)] as const] : [],
+  );
+  if (closed.length === 0) return;
+  const check = (labels: unknown) => {
+    if (typeof labels !== 'object' || labels === null) return;
+    for (const [label, allowed] of closed) {
+      const value = (labels as Labels)[label];
+      if (value !== undefined && !allowed.has(String(value))) {
+        throw new Error(`label ${label} of ${def.name} must be one of ${[...allowed].join(', ')}: got "${String(value)}"`);
+      }
+    }
+  };
+  const positional = (args: unknown[]) =>
+    typeof args[0] === 'object' ? args[0] : Object.fromEntries(def.labelNames.map((name, i) => [name, args[i]]));
+  const target = metric as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const methods =
+    def.type === 'counter'
+      ? ['inc']
+      : def.type === 'gauge'
+        ? ['inc', 'dec', 'set', 'setToCurrentTime', 'startTimer']
+        : ['observe', 'startTimer', 'zero'];
+  for (const name of methods) {
+    const original = target[name].bind(metric);
+    target[name] = (...args: unknown[]) => {
+      check(args[0]);
+      return original(...args);
+    };
+  }
+  const labels = target.labels.bind(metric);
+  target.labels = (...args: unknown[]) => {
+    check(positional(args));
+    return labels(...args);
+  };
 }
 
-function histogram<L extends string>(registry: Registry, def: MetricDefinition<L>, extra: Partial<HistogramConfiguration<L>> = {}) {
-  return new Histogram<L>({
-    name: def.name,
-    help: def.help,
-    labelNames: def.labelNames,
-    buckets: def.buckets ? [...def.buckets] : undefined,
-    registers: [registry],
-    ...extra,
-  });
+const sameDefinition = (a: MetricDefinition, b: MetricDefinition) => a === b || JSON.stringify(a) === JSON.stringify(b);
+
+/** What prom-client's Registry reads of a metric: its public `MetricObject` fields, `get()` and `reset()`. */
+type RegisteredMetric = MetricObject & Pick<Metric, 'get' | 'reset'>;
+
+/** The view of a counter prom-client's OpenMetrics path needs: family named without `_total`. */
+function openMetricsCounter(metric: RegisteredMetric): Metric {
+  const family = metric.name.replace(/_total$/, '');
+  return {
+    name: family,
+    help: metric.help,
+    type: metric.type,
+    aggregator: metric.aggregator,
+    get: async () => ({ ...(await metric.get()), name: family }),
+    reset: () => metric.reset(),
+  } as unknown as Metric;
 }
 
 /**
  * All metrics of one application, in a registry of its own: several Nest apps in one process
  * (tests, hot reload) never collide with "metric already registered".
  *
- * The methods are the typed hooks the application calls; none of them takes a free-form string
- * that ends up in a label except `queue` and `namespace`, which the application chooses from a
- * fixed set in code, never from request data.
+ * Every definition of the library's `METRICS` and of the application's contracts is registered once,
+ * at construction; `handle(def)` gives the typed prom-client object. The library's own families also
+ * have typed hooks (`jobCompleted`, `setQueueDepthSource`…); none of them takes a free-form string
+ * that ends up in a label except `queue` and `namespace`, which the application chooses from a fixed
+ * set in code, never from request data.
  */
 export class AppMetrics {
-  readonly registry: Registry = new AppRegistry();
+  /** prom-client's Registry with every family, the HTTP ones included (JSON, `merge`, lookups). */
+  readonly registry: Registry = new Registry();
+  /** Every definition this registry serves: the library's and the application's. */
+  readonly definitions: readonly MetricDefinition[];
   private readonly http = new HttpRecorder(METRICS.httpRequestsTotal, METRICS.httpRequestDurationSeconds);
+  private readonly recorded: ReadonlySet<unknown> = new Set<RecordedFamily>([this.http.requestsFamily, this.http.durationFamily]);
+  private readonly handles = new Map<string, { readonly def: MetricDefinition; readonly metric: AnyMetric }>();
+  private readonly collectors = new Map<string, GaugeCollector<string>[]>();
+  private readonly defaultLabels: Readonly<Record<string, string>> | undefined;
+  private readonly openMetricsViews = new WeakMap<RegisteredMetric, Metric>();
   private readonly wsConnections;
   private readonly wsOpened;
   private readonly wsMessages;
   private readonly jobsCompleted;
   private readonly jobsFailed;
   private readonly jobDuration;
-  private readonly queueDepthSources = new Map<string, () => Promise<QueueDepth> | QueueDepth>();
-  private readonly outboxSources = new Map<string, () => Promise<OutboxBacklog> | OutboxBacklog>();
   private dbPoolSource: (() => DbPoolStats) | undefined;
 
   constructor(options: MetricsOptions) {
     const r = this.registry;
-    if (options.defaultLabels) r.setDefaultLabels(options.defaultLabels);
+    const defaults = options.defaultLabels ?? {};
+    this.defaultLabels = Object.keys(defaults).length > 0 ? { ...defaults } : undefined;
+    if (this.defaultLabels) r.setDefaultLabels(this.defaultLabels);
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: r });
       // prom-client names three gauges with the `_total` suffix that Prometheus reserves for counters,
@@ -137,73 +194,103 @@ export class AppMetrics {
       // `nodejs_active_requests{type}`, `nodejs_active_resources{type}`) carry the same numbers.
       for (const name of MISNAMED_DEFAULT_GAUGES) r.removeSingleMetric(name);
     }
+    for (const family of [this.http.requestsFamily, this.http.durationFamily]) r.registerMetric(family as unknown as Metric);
 
-    (r as AppRegistry).registerRecorded(this.http.requestsFamily);
-    (r as AppRegistry).registerRecorded(this.http.durationFamily);
-    this.wsConnections = gauge(r, METRICS.websocketConnections);
-    this.wsOpened = counter(r, METRICS.websocketConnectionsOpenedTotal);
-    this.wsMessages = counter(r, METRICS.websocketMessagesReceivedTotal);
-    this.jobsCompleted = counter(r, METRICS.queueJobsCompletedTotal);
-    this.jobsFailed = counter(r, METRICS.queueJobsFailedTotal);
-    this.jobDuration = histogram(r, METRICS.queueJobDurationSeconds);
+    this.definitions = metricUnion(METRICS, ...(options.metrics ?? []));
+    for (const def of this.definitions) {
+      if (def !== METRICS.httpRequestsTotal && def !== METRICS.httpRequestDurationSeconds) this.register(def);
+    }
 
-    const depthSources = this.queueDepthSources;
-    gauge(r, METRICS.queueJobs, {
-      async collect() {
-        this.reset();
-        await Promise.all(
-          [...depthSources].map(async ([queue, source]) => {
-            // A queue backend that is down must not fail the whole scrape: its depth series go
-            // absent for this scrape (readiness and the exporters tell why) and the rest is served.
-            const depth = await withTimeout(Promise.resolve().then(source), DEPTH_TIMEOUT_MS).catch(() => undefined);
-            if (depth) for (const state of QUEUE_STATES) this.set({ queue, state }, depth[state]);
-          }),
-        );
-      },
+    this.wsConnections = this.handle(METRICS.websocketConnections);
+    this.wsOpened = this.handle(METRICS.websocketConnectionsOpenedTotal);
+    this.wsMessages = this.handle(METRICS.websocketMessagesReceivedTotal);
+    this.jobsCompleted = this.handle(METRICS.queueJobsCompletedTotal);
+    this.jobsFailed = this.handle(METRICS.queueJobsFailedTotal);
+    this.jobDuration = this.handle(METRICS.queueJobDurationSeconds);
+
+    const pool = () => this.dbPoolSource?.();
+    this.collectAtScrape(METRICS.dbPoolConnections, (gauge) => {
+      const stats = pool();
+      if (stats) for (const state of DB_POOL_STATES) gauge.set({ state }, stats[state]);
     });
+    this.collectAtScrape(METRICS.dbPoolPendingRequests, (gauge) => {
+      const stats = pool();
+      if (stats) gauge.set(stats.pending);
+    });
+    this.collectAtScrape(METRICS.dbPoolMaxConnections, (gauge) => {
+      const stats = pool();
+      if (stats) gauge.set(stats.max);
+    });
+    this.collectAtScrape(METRICS.nodejsHeapSizeLimitBytes, (gauge) => gauge.set(getHeapStatistics().heap_size_limit));
+    this.handle(METRICS.appBuildInfo).set({ version: options.appVersion, node_version: process.version }, 1);
+  }
 
-    const outboxSources = this.outboxSources;
-    const outboxGauge = (def: MetricDefinition<'topic'>, value: (backlog: OutboxBacklog) => number) =>
-      gauge(r, def, {
+  private register(def: MetricDefinition): void {
+    const collectors = this.collectors;
+    const base = { name: def.name, help: def.help, labelNames: [...def.labelNames], registers: [this.registry] };
+    let metric: AnyMetric;
+    if (def.type === 'counter') metric = new Counter(base);
+    else if (def.type === 'histogram') metric = new Histogram({ ...base, buckets: [...(def.buckets ?? [])] });
+    else {
+      metric = new Gauge({
+        ...base,
+        // Runs on every scrape. Without collectors the gauge keeps what the application set; with
+        // some, it holds what they read now, and one that throws, rejects or takes over a second
+        // leaves only its own series out of this scrape (the rest is served).
         async collect() {
+          const own = collectors.get(def.name);
+          if (!own) return;
           this.reset();
           await Promise.all(
-            [...outboxSources].map(async ([topic, source]) => {
-              const backlog = await withTimeout(Promise.resolve().then(source), DEPTH_TIMEOUT_MS).catch(() => undefined);
-              if (backlog) this.set({ topic }, value(backlog));
-            }),
+            own.map((collect) =>
+              withTimeout(
+                Promise.resolve().then(() => collect(this)),
+                COLLECT_TIMEOUT_MS,
+              ).catch(() => undefined),
+            ),
           );
         },
       });
-    outboxGauge(METRICS.outboxMessagesPending, (b) => b.pending);
-    outboxGauge(METRICS.outboxOldestPendingAgeSeconds, (b) => b.oldestAgeSeconds);
+    }
+    enforceClosedValues(metric, def);
+    // Series whose every label is closed exist at 0 from the start, so `rate()` and alerts see them.
+    // Not gauges: a gauge at 0 would claim a reading nobody took.
+    for (const labels of closedLabelSets(def)) {
+      if (metric instanceof Counter) metric.inc(labels, 0);
+      else if (metric instanceof Histogram) metric.zero(labels);
+    }
+    this.handles.set(def.name, { def, metric });
+  }
 
-    const pool = () => this.dbPoolSource?.();
-    gauge(r, METRICS.dbPoolConnections, {
-      collect() {
-        const stats = pool();
-        if (!stats) return;
-        for (const state of DB_POOL_STATES) this.set({ state }, stats[state]);
-      },
-    });
-    gauge(r, METRICS.dbPoolPendingRequests, {
-      collect() {
-        const stats = pool();
-        if (stats) this.set(stats.pending);
-      },
-    });
-    gauge(r, METRICS.dbPoolMaxConnections, {
-      collect() {
-        const stats = pool();
-        if (stats) this.set(stats.max);
-      },
-    });
-    gauge(r, METRICS.nodejsHeapSizeLimitBytes, {
-      collect() {
-        this.set(getHeapStatistics().heap_size_limit);
-      },
-    });
-    gauge(r, METRICS.appBuildInfo).set({ version: options.appVersion, node_version: process.version }, 1);
+  /**
+   * The prom-client object of a registered definition, typed from it (`Counter<'transport'>`…).
+   * Throws when the definition is not in `METRICS` or in a contract given to this registry.
+   */
+  handle<D extends MetricDefinition>(def: D): MetricHandle<D> {
+    const entry = this.handles.get(def.name);
+    if (!entry) {
+      if (def.name === METRICS.httpRequestsTotal.name || def.name === METRICS.httpRequestDurationSeconds.name) {
+        throw new Error(`${def.name} is recorded by the HTTP instrumentation (observeHttpRequest), it has no prom-client handle`);
+      }
+      throw new Error(
+        `metric ${def.name} is in no registered contract: add its contract to ObservabilityModule.forRoot({ metrics: [...] })`,
+      );
+    }
+    if (!sameDefinition(entry.def, def)) throw new Error(`metric ${def.name} differs from the definition registered under that name`);
+    return entry.metric as MetricHandle<D>;
+  }
+
+  /**
+   * Reads a gauge at scrape time: exact when Prometheus looks, free in between. Several collectors
+   * may share a gauge (one per queue, per topic…), each setting its own series; the gauge is reset
+   * before they run. A collector that throws, rejects or takes over 1 s leaves its series absent for
+   * that scrape, and the scrape is served.
+   */
+  collectAtScrape<D extends MetricDefinition<string, 'gauge'>>(def: D, collect: GaugeCollector<LabelsOf<D>>): void {
+    this.handle(def);
+    const own = this.collectors.get(def.name) ?? [];
+    own.push(collect as GaugeCollector<string>);
+    this.collectors.set(def.name, own);
   }
 
   /** Folds any method outside the closed set into `OTHER`. */
@@ -259,29 +346,60 @@ export class AppMetrics {
     this.jobsFailed.inc({ queue });
   }
 
-  /** The source is read at scrape time, so depth is exact when Prometheus looks and costs nothing in between. */
+  /**
+   * The source is read at scrape time, so depth is exact when Prometheus looks and costs nothing in
+   * between. A backend that is down or slow leaves that queue's depth series out of that scrape.
+   */
   setQueueDepthSource(queue: string, source: () => Promise<QueueDepth> | QueueDepth): void {
     this.declareQueue(queue);
-    this.queueDepthSources.set(queue, source);
-  }
-
-  /**
-   * A transactional outbox's backlog, read at scrape time like the queue depth. A source that
-   * fails or takes over a second leaves its series absent for that scrape; the rest is served.
-   */
-  setOutboxSource(topic: string, source: () => Promise<OutboxBacklog> | OutboxBacklog): void {
-    this.outboxSources.set(topic, source);
+    this.collectAtScrape(METRICS.queueJobs, async (gauge) => {
+      const depth = await source();
+      for (const state of QUEUE_STATES) gauge.set({ queue, state }, depth[state]);
+    });
   }
 
   setDbPoolSource(source: () => DbPoolStats): void {
     this.dbPoolSource = source;
   }
 
-  async render(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The exposition in the given format. Everything but the two HTTP families is formatted by
+   * prom-client (`Registry.metrics()`, its OpenMetrics path included); the HTTP families are written
+   * by their recorder in the same format and put first.
+   */
+  async render(format: ExpositionFormat = 'text'): Promise<string> {
+    const openMetrics = format === 'openmetrics';
+    const view = new Registry<RegistryContentType>();
+    view.setContentType(AppMetrics.contentTypeOf(format));
+    if (this.defaultLabels) view.setDefaultLabels(this.defaultLabels);
+    for (const metric of this.registry.getMetricsAsArray() as RegisteredMetric[]) {
+      if (this.recorded.has(metric)) continue;
+      view.registerMetric(openMetrics && String(metric.type) === 'counter' ? this.openMetricsView(metric) : (metric as unknown as Metric));
+    }
+    const http = `${this.http.requestsFamily.render(openMetrics, this.defaultLabels)}\n${openMetrics ? '' : '\n'}${this.http.durationFamily.render(openMetrics, this.defaultLabels)}`;
+    return `${http}\n${openMetrics ? '' : '\n'}${await view.metrics()}`;
   }
 
+  /**
+   * prom-client's OpenMetrics path renames a counter in place (drops `_total`), which would rename it
+   * in the text format too; it is given a view of each counter instead, kept per counter.
+   */
+  private openMetricsView(metric: RegisteredMetric): Metric {
+    let view = this.openMetricsViews.get(metric);
+    if (!view) {
+      view = openMetricsCounter(metric);
+      this.openMetricsViews.set(metric, view);
+    }
+    return view;
+  }
+
+  /** Content-Type of an exposition: prom-client's `Registry.PROMETHEUS_CONTENT_TYPE` or `OPENMETRICS_CONTENT_TYPE`. */
+  static contentTypeOf(format: ExpositionFormat): RegistryContentType {
+    return format === 'openmetrics' ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
+  }
+
+  /** Content-Type of the text format (kept for callers of `render()` without a format). */
   get contentType(): string {
-    return this.registry.contentType;
+    return AppMetrics.contentTypeOf('text');
   }
 }

@@ -8,7 +8,12 @@ import { type HttpInstrumentationOptions, installOnExpress, installOnFastify } f
 import { ManagementServer } from './management-server.js';
 import { AppMetrics } from './metrics.js';
 import { ObservabilityController } from './observability.controller.js';
-import { OBSERVABILITY_OPTIONS, type ObservabilityOptions } from './options.js';
+import {
+  ConfigurableObservabilityModule,
+  OBSERVABILITY_OPTIONS,
+  type ObservabilityAsyncOptions,
+  type ObservabilityOptions,
+} from './options.js';
 
 const HTTP_INSTRUMENTATION = Symbol('HTTP_INSTRUMENTATION');
 
@@ -17,7 +22,7 @@ const HTTP_INSTRUMENTATION = Symbol('HTTP_INSTRUMENTATION');
  * before the body parser and the routes are registered, so the hook sees every request first,
  * including those rejected by the body parser and those that match no route.
  */
-function installHttpInstrumentation(options: ObservabilityOptions, host: HttpAdapterHost, metrics: AppMetrics | undefined) {
+function installHttpInstrumentation(options: ObservabilityOptions, host: HttpAdapterHost, metrics: AppMetrics | null | undefined) {
   const adapter = host.httpAdapter;
   if (!adapter) {
     new Logger('ObservabilityModule').warn('no HTTP adapter when the module was created: HTTP requests are not instrumented');
@@ -25,7 +30,7 @@ function installHttpInstrumentation(options: ObservabilityOptions, host: HttpAda
   }
   const settings: HttpInstrumentationOptions = {
     excludeRoutes: options.excludeRoutes ?? DEFAULT_EXCLUDED_PATHS,
-    metrics,
+    metrics: metrics ?? undefined,
     // Node lower-cases incoming header names: `X-Request-Id` must still find the incoming id.
     requestIdHeader: (options.requestIdHeader ?? 'x-request-id').toLowerCase(),
     onFinished: options.onRequestFinished,
@@ -37,35 +42,64 @@ function installHttpInstrumentation(options: ObservabilityOptions, host: HttpAda
   return true;
 }
 
+const metricsFrom = (options: ObservabilityOptions) => (options.metricsEnabled ? new AppMetrics(options) : null);
+
+const commonProviders: Provider[] = [
+  HealthRegistry,
+  ObservabilityEndpoints,
+  ManagementServer,
+  {
+    provide: HTTP_INSTRUMENTATION,
+    inject: [OBSERVABILITY_OPTIONS, HttpAdapterHost, { token: AppMetrics, optional: true }],
+    useFactory: (options: ObservabilityOptions, host: HttpAdapterHost, metrics?: AppMetrics | null) =>
+      installHttpInstrumentation(options, host, metrics),
+  },
+];
+
 @Global()
 @Module({})
-export class ObservabilityModule {
-  constructor(@Inject(HTTP_INSTRUMENTATION) readonly httpInstrumented: boolean) {}
+export class ObservabilityModule extends ConfigurableObservabilityModule {
+  constructor(@Inject(HTTP_INSTRUMENTATION) readonly httpInstrumented: boolean) {
+    super();
+  }
 
-  static forRoot(options: ObservabilityOptions): DynamicModule {
-    const providers: Provider[] = [
-      { provide: OBSERVABILITY_OPTIONS, useValue: options },
-      HealthRegistry,
-      ObservabilityEndpoints,
-      ManagementServer,
-      {
-        provide: HTTP_INSTRUMENTATION,
-        inject: [HttpAdapterHost, { token: AppMetrics, optional: true }],
-        useFactory: (host: HttpAdapterHost, metrics?: AppMetrics) => installHttpInstrumentation(options, host, metrics),
-      },
-    ];
-    if (options.metricsEnabled) {
-      providers.push({
-        provide: AppMetrics,
-        useFactory: () => new AppMetrics({ appVersion: options.appVersion, defaultMetrics: options.defaultMetrics }),
-      });
-    }
+  /**
+   * Options known when the module is declared. With `metricsEnabled: false` there is no `AppMetrics`
+   * provider at all; with a `managementPort`, the application port has no `/metrics` route.
+   */
+  static override forRoot(options: ObservabilityOptions): DynamicModule {
+    const base = ConfigurableObservabilityModule.forRoot(options);
+    const providers = [...(base.providers ?? []), ...commonProviders];
+    if (options.metricsEnabled) providers.push({ provide: AppMetrics, useFactory: () => new AppMetrics(options) });
     return {
+      ...base,
       module: ObservabilityModule,
-      imports: [TerminusModule.forRoot({ logger: false })],
+      imports: [...(base.imports ?? []), TerminusModule.forRoot({ logger: false })],
       controllers: options.managementPort === undefined ? [ObservabilityController] : [],
       providers,
       exports: options.metricsEnabled ? [AppMetrics, HealthRegistry] : [HealthRegistry],
+    };
+  }
+
+  /**
+   * Options from a factory (`useFactory` + `inject` + `imports`, or `useClass`/`useExisting`), e.g.
+   * from `ConfigService`. Options are only known once the factory ran, so: `AppMetrics` is always
+   * provided and is `null` when `metricsEnabled` is false (inject it with `@Optional()` and use
+   * `metrics?.`), and the application port's `/metrics` answers 404 when a `managementPort` is set.
+   */
+  static override forRootAsync(options: ObservabilityAsyncOptions): DynamicModule {
+    const base = ConfigurableObservabilityModule.forRootAsync(options);
+    return {
+      ...base,
+      module: ObservabilityModule,
+      imports: [...(base.imports ?? []), TerminusModule.forRoot({ logger: false })],
+      controllers: [ObservabilityController],
+      providers: [
+        ...(base.providers ?? []),
+        ...commonProviders,
+        { provide: AppMetrics, inject: [OBSERVABILITY_OPTIONS], useFactory: metricsFrom },
+      ],
+      exports: [AppMetrics, HealthRegistry],
     };
   }
 }

@@ -1,10 +1,11 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
 import type { FinishedRequest } from './http-instrumentation.js';
+import type { MetricsOptions } from './metrics.js';
 
-export interface ObservabilityOptions {
+/** `forRoot`'s options; `AppMetrics`' own (`appVersion`, `defaultMetrics`, `defaultLabels`, `metrics`) included. */
+export interface ObservabilityOptions extends MetricsOptions {
   /** False turns every metric off (no hook on the request path, no /metrics); health stays. */
   metricsEnabled: boolean;
-  /** `app_build_info{version}`. */
-  appVersion: string;
   /** When set, `/metrics` requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
   /**
@@ -18,10 +19,18 @@ export interface ObservabilityOptions {
   excludeRoutes?: readonly string[];
   /** Header that carries the request id. Default `x-request-id`. */
   requestIdHeader?: string;
-  /** Register prom-client's Node.js runtime metrics. Default true. */
-  defaultMetrics?: boolean;
   /** Called for every finished request, e.g. to write the access log. */
   onRequestFinished?: (request: FinishedRequest) => void;
 }
 
-export const OBSERVABILITY_OPTIONS = Symbol('OBSERVABILITY_OPTIONS');
+/**
+ * Nest's own builder for `forRoot`/`forRootAsync` (`useFactory` + `inject` + `imports`, `useClass`,
+ * `useExisting`), so the module is configured the way @nestjs/config users configure any other.
+ */
+export const {
+  ConfigurableModuleClass: ConfigurableObservabilityModule,
+  MODULE_OPTIONS_TOKEN: OBSERVABILITY_OPTIONS,
+  ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<ObservabilityOptions>({ moduleName: 'Observability' }).setClassMethodName('forRoot').build();
+
+export type ObservabilityAsyncOptions = typeof ASYNC_OPTIONS_TYPE;

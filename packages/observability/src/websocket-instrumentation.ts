@@ -15,7 +15,7 @@ export interface SocketIoSocketLike {
  * Counts connections and received packets of one namespace. Pass a namespace your code defines
  * (its name becomes a label value); never instrument dynamic, client-chosen namespaces.
  */
-export function instrumentSocketIoNamespace(namespace: SocketIoNamespaceLike, metrics: AppMetrics | undefined): void {
+export function instrumentSocketIoNamespace(namespace: SocketIoNamespaceLike, metrics: AppMetrics | null | undefined): void {
   if (!metrics) return;
   const name = namespace.name;
   metrics.declareWebsocketNamespace(name);

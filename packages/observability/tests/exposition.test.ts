@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { getHeapStatistics } from 'node:v8';
 import {
   AppMetrics,
-  allMetricDefinitions,
   DB_POOL_STATES,
   METRICS,
+  metricUnion,
   NODE_RUNTIME_METRICS,
   OTHER_HTTP_METHOD,
   QUEUE_STATES,
@@ -13,6 +13,7 @@ import {
 } from '../src/index.js';
 import { ADAPTERS, withApp } from './support/app.js';
 import { ItemsController } from './support/controllers.js';
+import { TEST_APP_METRICS } from './support/test-contract.js';
 import {
   type Exposition,
   parseExposition,
@@ -39,14 +40,20 @@ async function trafficOnEveryMetric(url: string, metrics: AppMetrics): Promise<v
   metrics.jobCompleted('email');
   metrics.jobFailed('email');
   metrics.setDbPoolSource(() => ({ active: 1, idle: 4, pending: 0, max: 5 }));
-  metrics.setOutboxSource('email', () => ({ pending: 0, oldestAgeSeconds: 0 }));
+  metrics.handle(TEST_APP_METRICS.emailsSentTotal).inc({ transport: 'smtp' });
+  metrics.collectAtScrape(TEST_APP_METRICS.backlogMessages, (gauge) => gauge.set({ topic: 'email' }, 0));
+  metrics.handle(TEST_APP_METRICS.batchDurationSeconds).observe({ kind: 'import' }, 0.5);
 }
+
+/** What this test application serves: the library's families and its own. */
+const KNOWN_METRICS = metricUnion(METRICS, TEST_APP_METRICS);
+const withAppContract = { metrics: [TEST_APP_METRICS] };
 
 /** `# TYPE` names of a histogram's series. */
 const seriesNames = (name: string, type: string) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name]);
 
 function assertFollowsContract(exposition: Exposition): void {
-  for (const def of allMetricDefinitions()) {
+  for (const def of KNOWN_METRICS) {
     assert.equal(exposition.types.get(def.name), def.type, `# TYPE of ${def.name}`);
     assert.equal(exposition.help.get(def.name), def.help, `# HELP of ${def.name}`);
     const samples = seriesNames(def.name, def.type).flatMap((n) => select(exposition, n));
@@ -65,9 +72,9 @@ function assertFollowsContract(exposition: Exposition): void {
 
 describe('the metric contract', () => {
   it('has unique names, snake_case, counters ending in _total and only counters', () => {
-    const names = allMetricDefinitions().map((d) => d.name);
+    const names = KNOWN_METRICS.map((d) => d.name);
     assert.equal(new Set(names).size, names.length);
-    for (const def of allMetricDefinitions()) {
+    for (const def of KNOWN_METRICS) {
       assert.match(def.name, /^[a-z][a-z0-9_]*$/);
       assert.equal(def.name.endsWith('_total'), def.type === 'counter', def.name);
       assert.ok(def.help.length > 10, `${def.name} has a help text`);
@@ -91,47 +98,52 @@ describe('the metric contract', () => {
 for (const adapter of ADAPTERS) {
   describe(`exposition (${adapter})`, () => {
     it('declares every contract metric with its type, help, labels and buckets', () =>
-      withApp(adapter, { controllers: [ItemsController], observability: { defaultMetrics: undefined } }, async ({ url, app }) => {
-        await trafficOnEveryMetric(url, app.get(AppMetrics));
-        const exposition = await waitFor('HTTP series', async () => {
-          const e = await scrape(url);
-          return select(e, 'http_requests_total').length === 4 ? e : undefined;
-        });
-        assertFollowsContract(exposition);
-        assert.equal(sampleValue(exposition, 'nodejs_heap_size_limit_bytes'), getHeapStatistics().heap_size_limit);
-        assert.equal(sampleValue(exposition, 'app_build_info', { version: 'test', node_version: process.version }), 1);
-        // The runtime metrics the dashboards rely on are registered by default (defaultMetrics unset).
-        for (const name of Object.values(NODE_RUNTIME_METRICS)) assert.ok(exposition.types.has(name), `${name} is exposed`);
-      }));
+      withApp(
+        adapter,
+        { controllers: [ItemsController], observability: { defaultMetrics: undefined, ...withAppContract } },
+        async ({ url, app }) => {
+          await trafficOnEveryMetric(url, app.get(AppMetrics));
+          const exposition = await waitFor('HTTP series', async () => {
+            const e = await scrape(url);
+            return select(e, 'http_requests_total').length === 4 ? e : undefined;
+          });
+          assertFollowsContract(exposition);
+          assert.equal(sampleValue(exposition, 'nodejs_heap_size_limit_bytes'), getHeapStatistics().heap_size_limit);
+          assert.equal(sampleValue(exposition, 'app_build_info', { version: 'test', node_version: process.version }), 1);
+          // The runtime metrics the dashboards rely on are registered by default (defaultMetrics unset).
+          for (const name of Object.values(NODE_RUNTIME_METRICS)) assert.ok(exposition.types.has(name), `${name} is exposed`);
+        },
+      ));
 
     it('passes `promtool check metrics` with no output, after traffic on every metric', () =>
-      withApp(adapter, { controllers: [ItemsController], observability: { defaultMetrics: true } }, async ({ url, app }) => {
-        await trafficOnEveryMetric(url, app.get(AppMetrics));
-        const text = await waitFor('HTTP series', async () => {
-          const body = await scrapeText(url);
-          return select(parseExposition(body), 'http_requests_total').length === 4 ? body : undefined;
-        });
-        const result = await promtoolCheckMetrics(text);
-        assert.equal(result.output, '', 'promtool has nothing to say');
-        assert.equal(result.code, 0);
-      }));
+      withApp(
+        adapter,
+        { controllers: [ItemsController], observability: { defaultMetrics: true, ...withAppContract } },
+        async ({ url, app }) => {
+          await trafficOnEveryMetric(url, app.get(AppMetrics));
+          const text = await waitFor('HTTP series', async () => {
+            const body = await scrapeText(url);
+            return select(parseExposition(body), 'http_requests_total').length === 4 ? body : undefined;
+          });
+          const result = await promtoolCheckMetrics(text);
+          assert.equal(result.output, '', 'promtool has nothing to say');
+          assert.equal(result.code, 0);
+        },
+      ));
 
-    it('reads the outbox backlog at scrape time; a failing or hanging source leaves only its own series out', () =>
-      withApp(adapter, {}, async ({ url, app }) => {
+    it('reads an application gauge at scrape time; a failing or hanging collector leaves only its own series out', () =>
+      withApp(adapter, { observability: withAppContract }, async ({ url, app }) => {
         const metrics = app.get(AppMetrics);
-        let email = { pending: 12, oldestAgeSeconds: 42.5 };
-        metrics.setOutboxSource('email', async () => email);
-        metrics.setOutboxSource('broken', () => Promise.reject(new Error('database is down')));
-        metrics.setOutboxSource('hangs', () => new Promise(() => {}));
-        const backlog = (e: Exposition) =>
-          select(e, 'outbox_messages_pending').map(
-            (s) => `${s.labels.topic}=${s.value}/${sampleValue(e, 'outbox_oldest_pending_age_seconds', s.labels)}`,
-          );
+        let email = 12;
+        metrics.collectAtScrape(TEST_APP_METRICS.backlogMessages, async (gauge) => gauge.set({ topic: 'email' }, email));
+        metrics.collectAtScrape(TEST_APP_METRICS.backlogMessages, () => Promise.reject(new Error('database is down')));
+        metrics.collectAtScrape(TEST_APP_METRICS.backlogMessages, () => new Promise(() => {}));
+        const backlog = (e: Exposition) => select(e, 'test_backlog_messages').map((s) => `${s.labels.topic}=${s.value}`);
         const started = performance.now();
-        assert.deepEqual(backlog(await scrape(url)), ['email=12/42.5']);
-        assert.ok(performance.now() - started < 1500, 'a hanging source does not hold the scrape');
-        email = { pending: 0, oldestAgeSeconds: 0 };
-        assert.deepEqual(backlog(await scrape(url)), ['email=0/0'], 'read again on the next scrape');
+        assert.deepEqual(backlog(await scrape(url)), ['email=12']);
+        assert.ok(performance.now() - started < 1500, 'a hanging collector does not hold the scrape');
+        email = 0;
+        assert.deepEqual(backlog(await scrape(url)), ['email=0'], 'read again on the next scrape');
       }));
 
     it('reads the queue depth and DB pool sources at scrape time', () =>

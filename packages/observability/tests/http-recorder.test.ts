@@ -1,7 +1,7 @@
 import { seededRandom } from '@obsnest/testkit';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { AppMetrics, METRICS } from '../src/index.js';
 
 const rng = seededRandom;
@@ -28,8 +28,13 @@ function observations(n: number, seed: number): Observation[] {
 }
 
 /** What prom-client itself renders for the same observations: the reference the recorder must match. */
-async function promClientReference(obs: readonly Observation[], defaultLabels?: Record<string, string>): Promise<string> {
-  const registry = new Registry();
+async function promClientReference(
+  obs: readonly Observation[],
+  defaultLabels?: Record<string, string>,
+  openMetrics = false,
+): Promise<string> {
+  const registry = new Registry<RegistryContentType>();
+  if (openMetrics) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   if (defaultLabels) registry.setDefaultLabels(defaultLabels);
   const { httpRequestsTotal: c, httpRequestDurationSeconds: h } = METRICS;
   const counter = new Counter({ name: c.name, help: c.help, labelNames: c.labelNames, registers: [registry] });
@@ -67,6 +72,13 @@ function httpFamilies(text: string): string {
     .join('\n\n');
 }
 
+/** The HTTP families' lines of an OpenMetrics exposition (families are not separated by blank lines there). */
+const httpLines = (text: string) =>
+  text
+    .split('\n')
+    .filter((line) => /^(# (HELP|TYPE) )?http_request/.test(line))
+    .join('\n');
+
 /** Equal texts, or a failure that names the first differing line instead of dumping megabytes. */
 function assertSameText(actual: string, expected: string): void {
   const a = actual.split('\n');
@@ -94,6 +106,18 @@ describe('HTTP recorder', () => {
     const { text } = await ours(obs, defaults);
     assert.ok(expected.includes(',service="api",zone="a\\"b"}'));
     assertSameText(httpFamilies(text), expected.trim());
+  });
+
+  it('renders in OpenMetrics byte for byte what prom-client renders in OpenMetrics, default labels included', async () => {
+    const obs = observations(3000, 5);
+    const defaults = { service: 'api' };
+    const expected = await promClientReference(obs, defaults, true);
+    const metrics = new AppMetrics({ appVersion: 't', defaultMetrics: false, defaultLabels: defaults });
+    for (const o of obs) metrics.observeHttpRequest(o.method, o.route, o.status, o.seconds);
+    const text = await metrics.render('openmetrics');
+    assert.match(expected, /^# TYPE http_requests counter$/m, 'the reference names the counter family without _total');
+    assert.ok(text.endsWith('\n# EOF\n'));
+    assertSameText(httpLines(text), httpLines(expected));
   });
 
   it('keeps the families registered in prom-client: JSON, single-metric lookup and reset work', async () => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { INestApplication } from '@nestjs/common';
+import type { MetricContract } from '@obsnest/observability';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -51,11 +52,16 @@ export async function isolatedEnv(backends: Backends, adapter: Adapter, extra: R
   };
 }
 
-/** Starts the real application in this process on a free loopback port. */
-export async function startApi(backends: Backends, adapter: Adapter, extra: Record<string, string> = {}): Promise<RunningApi> {
+/** Starts the real application in this process on a free loopback port; `metrics`: extra contracts it serves. */
+export async function startApi(
+  backends: Backends,
+  adapter: Adapter,
+  extra: Record<string, string> = {},
+  metrics: readonly MetricContract[] = [],
+): Promise<RunningApi> {
   const { env, cleanup } = await isolatedEnv(backends, adapter, extra);
   const config = loadConfig(env);
-  const app = await createApp(config, createLogger(config.LOG_LEVEL));
+  const app = await createApp(config, createLogger(config.LOG_LEVEL), metrics);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return {

@@ -1,3 +1,4 @@
+import { API_METRICS } from '@obsnest/api/metrics';
 import { METRICS, NODE_RUNTIME_METRICS } from '@obsnest/observability';
 import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { instanceVariable, jobVariable, newDashboard } from '../dashboard.js';
@@ -116,7 +117,7 @@ const outboxPending = () =>
       'Messages written with their user in one transaction and not yet handed to the queue. Grows while Redis is down and drains by itself after.',
     unit: 'short',
     min: 0,
-    queries: [{ expr: max(on(METRICS.outboxMessagesPending.name), ['topic']), legend: '{{topic}}' }],
+    queries: [{ expr: max(on(API_METRICS.outboxMessagesPending.name), ['topic']), legend: '{{topic}}' }],
   });
 
 const outboxOldestAge = () =>
@@ -130,7 +131,7 @@ const outboxOldestAge = () =>
       [null, 'green'],
       [ALERT_THRESHOLDS.outboxOldestAgeSeconds.value, 'orange'],
     ],
-    queries: [{ expr: max(on(METRICS.outboxOldestPendingAgeSeconds.name), ['topic']), legend: '{{topic}}' }],
+    queries: [{ expr: max(on(API_METRICS.outboxOldestPendingAgeSeconds.name), ['topic']), legend: '{{topic}}' }],
   });
 
 const queueProcessingRate = () =>

@@ -149,3 +149,85 @@ export function promtoolCheckMetrics(text: string, binary = process.env.PROMTOOL
     child.stdin.end(text);
   });
 }
+
+/** Sample-name suffixes each OpenMetrics family type allows (OpenMetrics 1.0, "Metric types"). */
+const OPENMETRICS_SUFFIXES: Record<string, readonly string[]> = {
+  counter: ['_total', '_created'],
+  gauge: [''],
+  histogram: ['_bucket', '_sum', '_count', '_created'],
+  gaugehistogram: ['_bucket', '_gsum', '_gcount'],
+  summary: ['', '_sum', '_count', '_created'],
+  info: ['_info'],
+  stateset: [''],
+  unknown: [''],
+};
+
+/**
+ * A strict parser of OpenMetrics 1.0.0 text: exactly one `# EOF` as the last line, no blank line,
+ * metadata before a family's samples, every sample of a family together and named as its type
+ * allows, one `# TYPE`/`# HELP` per family. `types`/`help` are keyed by family name
+ * (`http_requests` for the counter whose samples are `http_requests_total`).
+ */
+export function parseOpenMetrics(text: string): Exposition {
+  if (!text.endsWith('# EOF\n')) throw new Error('an OpenMetrics exposition ends with "# EOF\\n"');
+  const lines = text.slice(0, -'# EOF\n'.length).split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const types = new Map<string, string>();
+  const help = new Map<string, string>();
+  const samples: Sample[] = [];
+  const finished = new Set<string>();
+  let family: string | undefined;
+  const enter = (name: string) => {
+    if (family === name) return;
+    if (family !== undefined) finished.add(family);
+    if (finished.has(name)) throw new Error(`family ${name} appears twice (its lines must be together)`);
+    family = name;
+  };
+  for (const line of lines) {
+    if (line === '') throw new Error('blank line in an OpenMetrics exposition');
+    if (line === '# EOF') throw new Error('# EOF before the end');
+    const meta = /^# (HELP|TYPE|UNIT) ([a-zA-Z_:][a-zA-Z0-9_:]*)(?: (.*))?$/.exec(line);
+    if (meta) {
+      const [, kind, name, rest = ''] = meta;
+      enter(name);
+      if (kind === 'TYPE') {
+        if (types.has(name)) throw new Error(`second TYPE for ${name}`);
+        if (!(rest in OPENMETRICS_SUFFIXES)) throw new Error(`unknown type in: ${line}`);
+        types.set(name, rest);
+      } else if (kind === 'HELP') {
+        if (help.has(name)) throw new Error(`second HELP for ${name}`);
+        help.set(name, unescapeLabel(rest));
+      }
+      continue;
+    }
+    if (line.startsWith('#')) throw new Error(`unexpected comment: ${line}`);
+    const parsed = parseExposition(line).samples[0];
+    if (!parsed) throw new Error(`bad sample line: ${line}`);
+    const type = family === undefined ? undefined : types.get(family);
+    const suffix = family !== undefined && parsed.name.startsWith(family) ? parsed.name.slice(family.length) : undefined;
+    if (type === undefined || suffix === undefined || !OPENMETRICS_SUFFIXES[type].includes(suffix)) {
+      throw new Error(`sample ${parsed.name} does not belong to the family before it (${family} ${type})`);
+    }
+    samples.push(parsed);
+  }
+  return { samples, types, help };
+}
+
+/** Every sample as `name{labels sorted} value`, sorted: two expositions with the same data compare equal. */
+export function sampleSet(exposition: Exposition): string[] {
+  return exposition.samples
+    .map((s) => {
+      const labels = Object.entries(s.labels)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+      return `${s.name}{${labels.join(',')}} ${s.value}`;
+    })
+    .sort();
+}
+
+export async function scrapeAs(url: string, accept: string): Promise<{ contentType: string | null; vary: string | null; body: string }> {
+  const res = await fetch(`${url}/metrics`, { headers: { accept }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}: ${body}`);
+  return { contentType: res.headers.get('content-type'), vary: res.headers.get('vary'), body };
+}
