@@ -9,12 +9,16 @@ import {
   defineMetrics,
   METRICS,
   type MetricDefinition,
+  type MetricHandle,
   metricTableMarkdown,
   metricUnion,
   replaceMarkedSection,
 } from '../src/index.js';
 import { parseExposition, sampleValue, select } from './support/metrics.js';
 import { TEST_APP_METRICS } from './support/test-contract.js';
+
+/** True only when A and B are the same type. */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 const counter = (over: Partial<MetricDefinition> = {}): MetricDefinition => ({
   name: 'things_total',
@@ -99,6 +103,22 @@ describe('AppMetrics.handle', () => {
     assert.equal(sampleValue(e, 'test_emails_sent_total', { transport: 'smtp' }), 3);
     assert.equal(sampleValue(e, 'test_backlog_messages', { topic: 'a' }), 4);
     assert.equal(sampleValue(e, 'test_batch_duration_seconds_bucket', { kind: 'import', le: '0.1' }), 1);
+  });
+
+  it('types handles of a contract written as plain objects, without defineMetric', () => {
+    const plain = defineMetrics({
+      jobs: { name: 'plain_jobs_total', type: 'counter', help: 'Jobs.', labelNames: ['kind'] },
+      depth: { name: 'plain_depth', type: 'gauge', help: 'Depth.', labelNames: [] },
+    });
+    const m = new AppMetrics({ appVersion: 't', defaultMetrics: false, metrics: [plain] });
+    const jobs = m.handle(plain.jobs);
+    const depth = m.handle(plain.depth);
+    // Compile-time equalities: a wrong inference is a type error here.
+    const exact: [Equal<typeof jobs, Counter<'kind'>>, Equal<typeof depth, Gauge<never>>] = [true, true];
+    const api: Equal<MetricHandle<typeof TEST_APP_METRICS.backlogMessages>, Gauge<'topic'>> = true;
+    assert.deepEqual([...exact, api], [true, true, true]);
+    jobs.inc({ kind: 'a' });
+    depth.set(3);
   });
 
   it('creates the series of closed label sets at 0 (counters and histograms), not gauges', async () => {
