@@ -3,7 +3,7 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { tempDir } from '@obsnest/testkit';
-import { BASE_DIR, KUBERNETES_DIR, OVERLAYS_DIR } from '../src/paths.js';
+import { BASE_DIR, KUBERNETES_DIR, OVERLAYS_DIR, REPO_ROOT } from '../src/paths.js';
 import {
   dashboardProblems,
   deploymentProblems,
@@ -11,6 +11,7 @@ import {
   networkPolicyProblems,
   prometheusRuleProblems,
   scalingProblems,
+  secretNames,
   serviceMonitorProblems,
 } from './support/checks.js';
 import { type K8sObject, kustomize } from './support/render.js';
@@ -106,6 +107,15 @@ describe('kubectl kustomize: production overlay only', () => {
     assert.deepEqual(namespaceProblems(objects, 'obsnest'), []);
     const namespace = objects.find((o) => o.kind === 'Namespace');
     assert.equal(namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
+  });
+
+  it('documents how to create every Secret it references (DEPLOYMENT.md)', async () => {
+    const doc = await readFile(join(REPO_ROOT, 'DEPLOYMENT.md'), 'utf8');
+    const referenced = secretNames(objects);
+    assert.deepEqual(referenced, ['api-env', 'api-metrics-token']);
+    for (const name of referenced)
+      assert.ok(doc.includes(`kubectl -n obsnest create secret generic ${name} `), `${name} missing from DEPLOYMENT.md`);
+    assert.ok(doc.includes('kubectl apply -k deploy/kubernetes/overlays/production'));
   });
 
   it('labels the ServiceMonitor and PrometheusRules for the Prometheus that selects them', () => {

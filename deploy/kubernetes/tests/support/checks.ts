@@ -316,3 +316,21 @@ export function namespaceProblems(objects: readonly K8sObject[], namespace: stri
       : [`${o.kind}/${o.metadata.name}: namespace ${o.metadata.namespace ?? '(none)'}, expected ${namespace}`];
   });
 }
+
+/** The Secrets the objects read (env, envFrom, the ServiceMonitor's token), sorted. */
+export function secretNames(objects: readonly K8sObject[]): string[] {
+  const names = new Set<string>();
+  for (const deployment of of<IDeployment>(objects, 'Deployment')) {
+    for (const container of deployment.spec?.template.spec?.containers ?? []) {
+      for (const e of container.env ?? []) if (e.valueFrom?.secretKeyRef) names.add(e.valueFrom.secretKeyRef.name ?? '');
+      for (const e of container.envFrom ?? []) if (e.secretRef) names.add(e.secretRef.name ?? '');
+    }
+  }
+  for (const monitor of of<IServiceMonitor>(objects, 'ServiceMonitor')) {
+    for (const endpoint of monitor.spec.endpoints ?? []) {
+      const credentials = endpoint.authorization?.credentials ?? endpoint.bearerTokenSecret;
+      if (credentials) names.add(credentials.name ?? '');
+    }
+  }
+  return [...names].sort();
+}
