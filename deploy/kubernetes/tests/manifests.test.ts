@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { tempDir } from '@obsnest/testkit';
+import { stringify } from 'yaml';
 import { BASE_DIR, KUBERNETES_DIR, OVERLAYS_DIR, REPO_ROOT } from '../src/paths.js';
 import {
   dashboardProblems,
@@ -17,6 +20,8 @@ import {
 import { type K8sObject, kustomize } from './support/render.js';
 import { schemaProblems } from './support/schemas.js';
 import { expectedDashboards, expectedRuleGroups } from './support/sources.js';
+
+const exec = promisify(execFile);
 
 /** Every check, over one rendering. */
 function allProblems(objects: readonly K8sObject[]): string[] {
@@ -116,6 +121,22 @@ describe('kubectl kustomize: production overlay only', () => {
     for (const name of referenced)
       assert.ok(doc.includes(`kubectl -n obsnest create secret generic ${name} `), `${name} missing from DEPLOYMENT.md`);
     assert.ok(doc.includes('kubectl apply -k deploy/kubernetes/overlays/production'));
+  });
+
+  it('renders PrometheusRules that promtool accepts as rule files', async () => {
+    const dir = await tempDir('obsnest-k8s-rules-');
+    try {
+      const files: string[] = [];
+      for (const rule of objects.filter((o) => o.kind === 'PrometheusRule')) {
+        const file = join(dir.path, `${rule.metadata.name}.yml`);
+        await writeFile(file, stringify(rule.spec));
+        files.push(file);
+      }
+      assert.equal(files.length, 2);
+      await exec('promtool', ['check', 'rules', ...files]);
+    } finally {
+      await dir.remove();
+    }
   });
 
   it('labels the ServiceMonitor and PrometheusRules for the Prometheus that selects them', () => {
