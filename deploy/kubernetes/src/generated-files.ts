@@ -37,21 +37,28 @@ export function dashboardFiles(): string[] {
     .sort();
 }
 
+/** The content of base/prometheus-rules.yaml for the groups of recording.yml and alerts.yml. */
+export function prometheusRulesYaml(files: { recording: readonly PrometheusRuleGroup[]; alerts: readonly PrometheusRuleGroup[] }): string {
+  return header('monitoring/prometheus/rules/{recording,alerts}.yml') + toYaml(prometheusRules(files));
+}
+
+/** The content of base/grafana-dashboards.yaml for dashboard files (name → JSON text). */
+export function dashboardsYaml(dashboards: ReadonlyMap<string, string>): string {
+  const maps = [...dashboards].map(([file, json]) =>
+    dashboardConfigMap({ name: basename(file, '.json'), file, json, labels: API_LABELS, folder: 'obsnest' }),
+  );
+  return header('monitoring/grafana/dashboards/*.json') + toYaml(maps);
+}
+
 /** Every generated manifest file and its content, from the committed sources. */
 export function generatedFiles(): Map<string, string> {
-  const rules = prometheusRules({ recording: readRuleGroups(RULE_FILES.recording), alerts: readRuleGroups(RULE_FILES.alerts) });
-  const dashboards = dashboardFiles().map((file) =>
-    dashboardConfigMap({
-      name: basename(file, '.json'),
-      file,
-      json: readFileSync(join(DASHBOARDS_DIR, file), 'utf8'),
-      labels: API_LABELS,
-      folder: 'obsnest',
-    }),
-  );
+  const dashboards = new Map(dashboardFiles().map((file) => [file, readFileSync(join(DASHBOARDS_DIR, file), 'utf8')]));
   return new Map([
-    [PROMETHEUS_RULE_FILE, header('monitoring/prometheus/rules/{recording,alerts}.yml') + toYaml(rules)],
-    [DASHBOARDS_FILE, header('monitoring/grafana/dashboards/*.json') + toYaml(dashboards)],
+    [
+      PROMETHEUS_RULE_FILE,
+      prometheusRulesYaml({ recording: readRuleGroups(RULE_FILES.recording), alerts: readRuleGroups(RULE_FILES.alerts) }),
+    ],
+    [DASHBOARDS_FILE, dashboardsYaml(dashboards)],
   ]);
 }
 

@@ -12,3 +12,4 @@ export {
   prometheusRule,
 } from './prometheus-rule.js';
 export { readRuleGroups } from './rule-files.js';
+export { dashboardsYaml, PROMETHEUS_RULE_FILE, DASHBOARDS_FILE, prometheusRules, prometheusRulesYaml } from './generated-files.js';
