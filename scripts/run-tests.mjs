@@ -8,9 +8,13 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const WORKSPACES = ['packages/observability', 'apps/api', 'monitoring', 'scripts'];
-/** Where a workspace's runnable tests are: compiled ones under dist/tests, plain JS (scripts/) as written. */
-const testDir = (/** @type {string} */ workspace) => join(root, workspace, workspace === 'scripts' ? 'tests' : join('dist', 'tests'));
+const WORKSPACES = ['packages/observability', 'apps/api', 'monitoring', 'scripts', 'bench'];
+/**
+ * Where a folder's runnable tests are: compiled ones under dist/tests; plain JS (scripts/) as
+ * written; bench/'s unit tests from its small project (bench/tsconfig.unit.json).
+ */
+const TEST_DIRS = /** @type {Record<string, string>} */ ({ scripts: 'tests', bench: 'dist/unit/tests' });
+const testDir = (/** @type {string} */ workspace) => join(root, workspace, TEST_DIRS[workspace] ?? join('dist', 'tests'));
 
 /** @param {string} dir @returns {string[]} */
 function testFiles(dir) {

@@ -5,17 +5,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Context } from '../context.js';
 import { httpText } from '../lib/http.js';
 import { ServerProcess } from '../lib/proc.js';
+import { apiEntry } from '../soak/api.js';
 import { interleave, type TargetSummary } from '../lib/rounds.js';
 import type { Adapter } from '../variants.js';
 import { counted } from './flood.js';
 import { type MemoryReading, memoryOf } from './overhead.js';
 
-const API_ENTRY = fileURLToPath(new URL('../../../../apps/api/dist/src/main.js', import.meta.url));
+const API_ENTRY = apiEntry();
 const PROBE = new URL('../servers/probe.js', import.meta.url).href;
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const METRICS_TOKEN = 'bench-metrics-token-0123456789';
