@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { END, evaluateGoals, markdown, type Results, START, spliceMarkdown } from '../src/report.js';
-import type { Ratios } from '../src/lib/rounds.js';
+import type { Ratios } from '../src/results.js';
 
 const ratios = (cpuPerRequest: number, rps: number, p99: number): Ratios => ({ cpuPerRequest, rps, p50: 1, p99 });
 
