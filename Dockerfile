@@ -14,7 +14,6 @@ COPY packages/testkit/package.json packages/testkit/
 COPY packages/observability/package.json packages/observability/
 COPY apps/api/package.json apps/api/
 COPY monitoring/package.json monitoring/
-COPY bench/package.json bench/
 COPY deploy/kubernetes/package.json deploy/kubernetes/
 RUN npm ci
 
@@ -50,4 +49,5 @@ VOLUME ["/data"]
 
 USER node
 EXPOSE 3000
-CMD ["node", "apps/api/dist/src/main.js"]
+# The package's entry point (its "main"), not a path inside its build output.
+CMD ["node", "apps/api"]

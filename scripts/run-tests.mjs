@@ -8,7 +8,13 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const WORKSPACES = ['packages/observability', 'apps/api', 'monitoring', 'deploy/kubernetes'];
+const WORKSPACES = ['packages/observability', 'apps/api', 'monitoring', 'deploy/kubernetes', 'scripts', 'bench'];
+/**
+ * Where a folder's runnable tests are: compiled ones under dist/tests; plain JS (scripts/) as
+ * written; bench/'s unit tests from its small project (bench/tsconfig.unit.json).
+ */
+const TEST_DIRS = /** @type {Record<string, string>} */ ({ scripts: 'tests', bench: 'dist/unit/tests' });
+const testDir = (/** @type {string} */ workspace) => join(root, workspace, TEST_DIRS[workspace] ?? join('dist', 'tests'));
 
 /** @param {string} dir @returns {string[]} */
 function testFiles(dir) {
@@ -16,7 +22,7 @@ function testFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return testFiles(path);
-    return entry.name.endsWith('.test.js') ? [path] : [];
+    return /\.test\.m?js$/.test(entry.name) ? [path] : [];
   });
 }
 
@@ -24,7 +30,7 @@ const args = process.argv.slice(2);
 const selectedWorkspaces = WORKSPACES.filter((w) => args.length === 0 || args.includes(w) || !args.some((a) => WORKSPACES.includes(a)));
 const nameFilters = args.filter((a) => !WORKSPACES.includes(a));
 const files = selectedWorkspaces
-  .flatMap((w) => testFiles(join(root, w, 'dist', 'tests')))
+  .flatMap((w) => testFiles(testDir(w)))
   .filter((f) => nameFilters.length === 0 || nameFilters.some((n) => relative(root, f).includes(n)))
   .sort();
 

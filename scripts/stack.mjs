@@ -13,25 +13,21 @@
 //   node scripts/stack.mjs up       start what is not running, wait until ready, print the URLs
 //   node scripts/stack.mjs down     stop exactly what `up` started (SIGTERM, then SIGKILL)
 //   node scripts/stack.mjs status   what runs, where, and whether it answers
+//   node scripts/stack.mjs status --json   the same as one JSON document, for scripts and tests
 //
 // Settings come from the environment, then from .env at the repository root (the environment
-// wins); the API's config schema validates them and supplies the defaults: PORT, HOST,
-// MANAGEMENT_PORT, PROMETHEUS_PORT, PROMETHEUS_RETENTION, ALERTMANAGER_PORT, ALERT_WEBHOOK_URL(_FILE),
-// METRICS_TOKEN, DATABASE_URL, REDIS_URL. Knobs of the runner itself:
-//   RUN_DIR                 run directory (default .run): logs, pid files, configs, data
-//   ENV_FILE                the .env file to read (default .env)
-//   STACK_MODE              auto (default), native or compose
-//   NODE_EXPORTER_PORT      9100    POSTGRES_EXPORTER_PORT  9187
-//   REDIS_EXPORTER_PORT     9121    ALERT_SINK_PORT         9095
-//   STACK_READY_TIMEOUT_MS  how long `up` waits for everything to be ready (default 120000)
-//   STACK_STOP_TIMEOUT_MS   how long `down` waits after SIGTERM before SIGKILL (default 20000)
+// wins; ENV_FILE names another file), through the loader `npm run api` uses too
+// (scripts/lib/environment.mjs). The stack's own variables (RUN_DIR, STACK_MODE, the monitoring
+// services' ports…) are defined in scripts/stack/schema.mjs; the API variables it reads (PORT,
+// HOST, MANAGEMENT_PORT, METRICS_TOKEN, DATABASE_URL, REDIS_URL…) are validated with the API's schema.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { binBuilt, binPath } from './lib/packages.mjs';
 import { answers, forget, inspect, portIsFree, recordFiles, startDetached, stop, tail } from './stack/processes.mjs';
-import { loadSettings, modeOf, runDirOf, SettingsError } from './stack/settings.mjs';
+import { loadSettings, loadStackSettings, SettingsError } from './stack/settings.mjs';
 import { composeCommand, dockerEngineReachable, installMissing } from './stack/system.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,10 +42,6 @@ const shown = (/** @type {string} */ path) => {
   return rel && !rel.startsWith('..') ? rel : path;
 };
 const sha256 = (/** @type {unknown} */ value) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
-const msFromEnv = (/** @type {string} */ name, /** @type {number} */ fallback) => {
-  const value = Number(process.env[name]);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-};
 
 class StackError extends Error {}
 
@@ -68,9 +60,12 @@ function modeFile(/** @type {string} */ runDir) {
   return join(runDir, 'mode');
 }
 
-/** Whether the last `up` used docker compose (STACK_MODE=native overrides, to clean up natively). */
-function composeWasUsed(/** @type {string} */ runDir) {
-  if (modeOf() === 'native' || !existsSync(modeFile(runDir))) return false;
+/**
+ * Whether the last `up` used docker compose (STACK_MODE=native overrides, to clean up natively).
+ * @param {import('./stack/settings.mjs').StackSettings} settings
+ */
+function composeWasUsed({ runDir, mode }) {
+  if (mode === 'native' || !existsSync(modeFile(runDir))) return false;
   return readFileSync(modeFile(runDir), 'utf8').trim() === 'compose';
 }
 
@@ -102,13 +97,14 @@ function compose(args) {
 
 /** @param {import('./stack/settings.mjs').Settings} settings */
 async function plan(settings) {
-  const monitoring = join(root, 'monitoring/dist/runtime');
-  if (!existsSync(join(monitoring, 'native.js')))
+  const [native, paths, { renderPrometheusConfig }] = await Promise.all([
+    import('@obsnest/monitoring/runtime/native'),
+    import('@obsnest/monitoring/runtime/paths'),
+    import('@obsnest/monitoring/runtime/prometheus-config'),
+  ]).catch((error) => {
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new StackError('monitoring/ is not built: run `npm run up` (it builds first) or `npx tsc -b`');
-  /** @type {typeof import('../monitoring/runtime/native.js')} */
-  const native = await import(pathToFileURL(join(monitoring, 'native.js')).href);
-  /** @type {typeof import('../monitoring/runtime/paths.js')} */
-  const paths = await import(pathToFileURL(join(monitoring, 'paths.js')).href);
+  });
   const { runDir } = settings;
   const loopback = '127.0.0.1';
   const http = (/** @type {string} */ host, /** @type {number} */ port, path = '') => `http://${native.address(host, port)}${path}`;
@@ -119,7 +115,7 @@ async function plan(settings) {
   const skipped = [];
 
   // Which binaries this run needs, installed first when missing.
-  /** @type {import('../monitoring/runtime/native.js').Binary[]} */
+  /** @type {import('@obsnest/monitoring/runtime/native').Binary[]} */
   const binaries = ['prometheus', 'alertmanager', 'nodeExporter'];
   if (settings.databaseUrl) binaries.push('postgresExporter');
   if (settings.redisUrl) binaries.push('redisExporter');
@@ -148,8 +144,9 @@ async function plan(settings) {
   }
 
   const { api } = settings;
-  const main = join(root, 'apps/api/dist/src/main.js');
-  const apiArgv = [process.execPath, main];
+  if (!binBuilt('@obsnest/api', 'obsnest-api'))
+    throw new StackError('the API is not built: run `npm run up` (it builds first) or `npx tsc -b`');
+  const apiArgv = [process.execPath, binPath('@obsnest/api', 'obsnest-api')];
   const metricsHost = api.managementPort === undefined ? api.probeHost : /** @type {string} */ (api.managementHost);
   const metricsPort = api.managementPort ?? api.port;
   planned.push({
@@ -169,7 +166,7 @@ async function plan(settings) {
     note: `metrics ${http(metricsHost, metricsPort, '/metrics')}${settings.metricsToken ? ' (bearer token: METRICS_TOKEN)' : ''}`,
   });
 
-  /** @param {string} name @param {string} variable @param {number} port @param {import('../monitoring/runtime/native.js').Command} command */
+  /** @param {string} name @param {string} variable @param {number} port @param {import('@obsnest/monitoring/runtime/native').Command} command */
   const exporter = (name, variable, port, command) =>
     planned.push({
       name,
@@ -271,8 +268,6 @@ async function plan(settings) {
     if (listen) targets[job] = [native.address(listen.host, listen.port)];
     else dropJobs.push(job);
   }
-  /** @type {typeof import('../monitoring/runtime/prometheus-config.js')} */
-  const { renderPrometheusConfig } = await import(pathToFileURL(join(monitoring, 'prometheus-config.js')).href);
   const prometheusYaml = () =>
     renderPrometheusConfig({
       targets,
@@ -369,7 +364,7 @@ async function up() {
     writeFileSync(modeFile(settings.runDir), 'compose\n');
     if (status === 0) {
       say(
-        `API http://127.0.0.1:${settings.api.port}  Prometheus http://127.0.0.1:${settings.prometheusPort}  Alertmanager http://127.0.0.1:${settings.alertmanagerPort}  Grafana http://127.0.0.1:${process.env.GRAFANA_PORT || 3001}`,
+        `API http://127.0.0.1:${settings.api.port}  Prometheus http://127.0.0.1:${settings.prometheusPort}  Alertmanager http://127.0.0.1:${settings.alertmanagerPort}  Grafana http://127.0.0.1:${settings.grafanaPort}`,
       );
     }
     return status;
@@ -395,7 +390,7 @@ async function upNative(settings) {
   const { runDir } = settings;
   const p = await plan(settings);
   const plannedNames = new Set(p.planned.map((s) => s.name));
-  const stopTimeout = msFromEnv('STACK_STOP_TIMEOUT_MS', 20_000);
+  const stopTimeout = settings.stopTimeoutMs;
 
   // Converge: stop what runs but is no longer wanted, or runs with another configuration.
   /** @type {Planned[]} */
@@ -464,7 +459,7 @@ async function upNative(settings) {
   }
 
   // Everything ready, or the reasons why not.
-  const deadline = Date.now() + msFromEnv('STACK_READY_TIMEOUT_MS', 120_000);
+  const deadline = Date.now() + settings.readyTimeoutMs;
   const failures = /** @type {string[]} */ ([]);
   await Promise.all(
     p.planned.map(async (service) => {
@@ -484,7 +479,7 @@ async function upNative(settings) {
       }
       const log = recordFiles(runDir, service.name).log;
       failures.push(
-        `${service.name}: ${ended ?? `not ready at ${service.readyUrl} after ${Math.round(msFromEnv('STACK_READY_TIMEOUT_MS', 120_000) / 1000)} s`}\n` +
+        `${service.name}: ${ended ?? `not ready at ${service.readyUrl} after ${Math.round(settings.readyTimeoutMs / 1000)} s`}\n` +
           `    last lines of ${shown(log)}:\n${tail(log)
             .split('\n')
             .map((l) => `      ${l}`)
@@ -525,12 +520,13 @@ function recordedNames(/** @type {string} */ runDir) {
 // down and status: plain reads of the run directory, no build needed.
 
 async function down() {
-  const runDir = runDirOf(root);
+  const settings = loadStackSettings(root);
+  const { runDir } = settings;
   if (!existsSync(runDir)) {
     say('nothing to stop');
     return 0;
   }
-  if (composeWasUsed(runDir)) {
+  if (composeWasUsed(settings)) {
     const status = compose(['down']);
     if (status === 0) rmSync(modeFile(runDir), { force: true });
     return status;
@@ -538,7 +534,7 @@ async function down() {
   const unlock = lock(runDir);
   try {
     const names = [...new Set([...SERVICES, ...recordedNames(runDir)])].reverse();
-    const timeout = msFromEnv('STACK_STOP_TIMEOUT_MS', 20_000);
+    const timeout = settings.stopTimeoutMs;
     const results = await Promise.all(names.map(async (name) => [name, await stop(runDir, name, timeout)]));
     let any = false;
     for (const [name, result] of results) {
@@ -554,23 +550,50 @@ async function down() {
   }
 }
 
-async function status() {
-  const runDir = runDirOf(root);
-  if (composeWasUsed(runDir)) return compose(['ps']);
+/**
+ * One service as `status` reports it. `ready` is checked live (its readiness URL answers 2xx);
+ * `url`, `pid` and `since` are null for a service that does not run.
+ * @typedef {{ name: string, running: boolean, ready: boolean, url: string | null, pid: number | null, since: string | null, note?: string }} ServiceStatus
+ */
+
+/** @param {string} runDir @returns {Promise<ServiceStatus[]>} */
+function serviceStatuses(runDir) {
   const names = [...new Set([...SERVICES, ...recordedNames(runDir)])];
-  const rows = await Promise.all(
+  return Promise.all(
     names.map(async (name) => {
       const found = inspect(runDir, name);
-      if (found.state === 'absent') return { name, running: false, text: 'stopped' };
-      if (found.state === 'stale') return { name, running: false, text: `stopped (stale record: ${found.reason})` };
+      if (found.state !== 'running') {
+        const note = found.state === 'stale' ? `stale record: ${found.reason}` : undefined;
+        return { name, running: false, ready: false, url: null, pid: null, since: null, ...(note ? { note } : {}) };
+      }
       const { pid, url, readyUrl, startedAt } = found.record;
-      const ready = readyUrl ? ((await answers(readyUrl, 1500)) ? 'ready' : 'NOT READY') : 'running';
-      return { name, running: true, text: `${ready.padEnd(9)} pid ${String(pid).padEnd(7)} ${(url ?? '').padEnd(30)} since ${startedAt}` };
+      const probe = readyUrl ?? url;
+      return { name, running: true, ready: probe ? await answers(probe, 1500) : false, url: url ?? null, pid, since: startedAt ?? null };
     }),
   );
-  const running = rows.filter((r) => r.running).length;
-  say(`${running} of ${rows.length} services running (run directory ${shown(runDir)}, ${modeOf()} mode)`);
-  for (const row of rows) console.log(`  ${row.name.padEnd(18)} ${row.text}`);
+}
+
+async function status() {
+  const settings = loadStackSettings(root);
+  const { runDir, mode } = settings;
+  const json = process.argv.slice(3).includes('--json');
+  if (composeWasUsed(settings)) {
+    if (json) throw new StackError('--json describes the native stack; under docker compose use `docker compose ps --format json`');
+    return compose(['ps']);
+  }
+  const services = await serviceStatuses(runDir);
+  const running = services.filter((s) => s.running).length;
+  if (json) {
+    console.log(JSON.stringify({ mode: 'native', runDir, running, services }, null, 2));
+    return 0;
+  }
+  say(`${running} of ${services.length} services running (run directory ${shown(runDir)}, ${mode} mode)`);
+  for (const s of services) {
+    const text = s.running
+      ? `${(s.ready ? 'ready' : 'NOT READY').padEnd(9)} pid ${String(s.pid).padEnd(7)} ${(s.url ?? '').padEnd(30)} since ${s.since}`
+      : `stopped${s.note ? ` (${s.note})` : ''}`;
+    console.log(`  ${s.name.padEnd(18)} ${text}`);
+  }
   if (running === 0) say('start them with `npm run up`');
   return 0;
 }
@@ -580,7 +603,7 @@ async function status() {
 const commands = { up, down, status };
 const command = /** @type {keyof typeof commands | undefined} */ (process.argv[2]);
 if (!command || !(command in commands)) {
-  console.error('usage: node scripts/stack.mjs up|down|status');
+  console.error('usage: node scripts/stack.mjs up|down|status [--json]');
   process.exit(64);
 }
 try {

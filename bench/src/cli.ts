@@ -18,6 +18,7 @@ import { runOverhead } from './sections/overhead.js';
 import { runProfile } from './sections/profile.js';
 import { runScrape } from './sections/scrape.js';
 import { runUsers } from './sections/users.js';
+import { apiEntry } from './soak/api.js';
 
 const BENCH_DIR = fileURLToPath(new URL('../../', import.meta.url));
 const REPO = join(BENCH_DIR, '..');
@@ -39,7 +40,7 @@ function rewrite(file: string): void {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const tables = markdown(results);
   writeFileSync(file.replace(/\.json$/, '.md'), `${tables}\n`);
-  if (results.mode === 'full') writeBenchmarksMd(tables, file);
+  if (results.mode === 'full') writeBenchmarksMd(tables, file.replace(/\.json$/, '.md'));
   process.stdout.write(`rewrote the tables from ${file}\n`);
 }
 
@@ -50,8 +51,7 @@ async function main(): Promise<void> {
   if (!wrkVersion()) throw new Error('wrk is not installed: apt-get install -y wrk (see bench/BENCHMARKS.md, "Load generator")');
   if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0)
     throw new Error('taskset (util-linux) is needed to pin servers and load generator');
-  if (options.sections.includes('users') && !existsSync(join(REPO, 'apps/api/dist/src/main.js')))
-    throw new Error('build first: npx tsc -b');
+  if (options.sections.includes('users') && !existsSync(apiEntry())) throw new Error('build first: npx tsc -b');
 
   const day = new Date().toISOString().slice(0, 10);
   const stamp = options.mode === 'smoke' ? `${day}-smoke` : day;
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   writeFileSync(jsonFile, `${JSON.stringify(final, null, 2)}\n`);
   const tables = markdown(final);
   writeFileSync(join(resultsDir, `${stamp}.md`), `${tables}\n`);
-  if (options.writeMarkdown) log(`wrote ${relative(REPO, writeBenchmarksMd(tables, jsonFile))}`);
+  if (options.writeMarkdown) log(`wrote ${relative(REPO, writeBenchmarksMd(tables, join(resultsDir, `${stamp}.md`)))}`);
   log(`wrote ${relative(REPO, jsonFile)} and ${relative(REPO, join(resultsDir, `${stamp}.md`))} in ${final.seconds} s`);
   process.stdout.write(
     `\n${final.goals.map((g) => `${g.met === null ? 'n/a ' : g.met ? 'MET ' : 'MISS'}  [${g.section}] ${g.scope}: ${g.goal} — ${g.measured}`).join('\n')}\n`,

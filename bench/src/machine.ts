@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
 import { wrkVersion } from './lib/wrk.js';
+import type { MachineInfo } from './results.js';
+export type { MachineInfo };
 
 const require = createRequire(import.meta.url);
 
@@ -45,17 +47,6 @@ function version(name: string): string {
     }
     return 'unknown';
   }
-}
-
-export interface MachineInfo {
-  cpuModel: string;
-  cores: number;
-  memoryGiB: number;
-  kernel: string;
-  node: string;
-  loadGenerator: string;
-  loadAverageAtStart: number[];
-  packages: Record<string, string>;
 }
 
 /** The host as every result file describes it: CPU, cores, memory, kernel, Node. */

@@ -1,13 +1,15 @@
 /** Goals, result file and the Markdown tables of BENCHMARKS.md. */
-import type { MachineInfo } from './machine.js';
 import type { BenchOptions } from './options.js';
-import type { FloodSectionResult } from './sections/flood.js';
-import type { HotpathResult } from './sections/hotpath.js';
-import type { OverheadResult } from './sections/overhead.js';
-import type { ProfileSummary } from './sections/profile.js';
-import type { ScrapeResult } from './sections/scrape.js';
-import type { UsersResult } from './sections/users.js';
-import type { Ratios } from './lib/rounds.js';
+import type {
+  FloodSectionResult,
+  HotpathResult,
+  MachineInfo,
+  OverheadResult,
+  ProfileSummary,
+  Ratios,
+  ScrapeResult,
+  UsersResult,
+} from './results.js';
 
 export interface Goal {
   readonly section: string;

@@ -237,7 +237,7 @@ describe('Dockerfile', () => {
     assert.match(dockerfile, /^RUN npm ci$/m);
     assert.match(dockerfile, /npx tsc -b/);
     assert.match(dockerfile, /^USER node$/m);
-    assert.match(dockerfile, /^CMD \["node", "apps\/api\/dist\/src\/main\.js"\]$/m);
+    assert.match(dockerfile, /^CMD \["node", "apps\/api"\]$/m);
   });
 
   it('copies every workspace manifest npm ci needs', () => {

@@ -168,6 +168,48 @@ describe('npm run up / status / down (native)', { timeout: 170_000 }, () => {
       assert.match(status.stdout, /6 of 7 services running/);
       for (const name of SERVICES) assert.match(status.stdout, new RegExp(`${name}\\s+ready\\s+pid ${pids.get(name)}\\s`));
       assert.match(status.stdout, /postgres-exporter\s+stopped/);
+
+      // The same, as one JSON document for scripts: every service, its URL and pid, ready checked live.
+      const json = await run(process.execPath, [STACK, 'status', '--json'], { cwd: REPO_ROOT, env, timeoutMs: 30_000 });
+      assert.equal(json.code, 0, output(json));
+      const report = JSON.parse(json.stdout) as {
+        mode: string;
+        services: { name: string; url: string | null; pid: number | null; ready: boolean; running: boolean }[];
+      };
+      assert.equal(report.mode, 'native');
+      assert.deepEqual(report.services.map((s) => s.name).sort(), [...SERVICES, 'postgres-exporter'].sort());
+      for (const name of SERVICES) {
+        const service = report.services.find((s) => s.name === name);
+        assert.deepEqual(
+          { running: service?.running, ready: service?.ready, pid: service?.pid },
+          { running: true, ready: true, pid: pids.get(name) },
+          name,
+        );
+        assert.ok((await ok(service?.url ?? '')) > 0, `${name} answers at ${service?.url}`);
+      }
+      assert.deepEqual(
+        report.services.find((s) => s.name === 'postgres-exporter'),
+        {
+          name: 'postgres-exporter',
+          running: false,
+          ready: false,
+          url: null,
+          pid: null,
+          since: null,
+        },
+      );
+      // `ready` is live: a stopped service reads not ready at once, though its record is still there.
+      const sinkPid = pids.get('alert-sink') as number;
+      process.kill(sinkPid, 'SIGSTOP');
+      try {
+        const frozen = JSON.parse(
+          (await run(process.execPath, [STACK, 'status', '--json'], { cwd: REPO_ROOT, env, timeoutMs: 30_000 })).stdout,
+        ) as typeof report;
+        assert.equal(frozen.services.find((s) => s.name === 'alert-sink')?.ready, false, 'a frozen alert sink is not ready');
+        assert.equal(frozen.services.find((s) => s.name === 'api')?.ready, true);
+      } finally {
+        process.kill(sinkPid, 'SIGCONT');
+      }
     } finally {
       const down = await stack('down', env);
       const leftovers = killLeftovers(runDir);

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HealthRegistry } from '@obsnest/observability';

@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerProcess } from './proc.js';
 import { median, shuffled, spread } from './stats.js';
 import { type WrkResult, wrk } from './wrk.js';
+import type { RoundSample, Medians, Ratios, TargetSummary } from '../results.js';
+export type { RoundSample, Medians, Ratios, TargetSummary };
 
 export interface Target {
   readonly id: string;
@@ -17,54 +19,6 @@ export interface Target {
   readonly baseline: string;
   /** A second reference (ours against the bare app, the same reference as the peers). */
   readonly reference?: string;
-}
-
-export interface RoundSample {
-  readonly round: number;
-  readonly requests: number;
-  readonly seconds: number;
-  readonly rps: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  /** Server CPU time (user + system, all threads) per request, in microseconds. */
-  readonly cpuUsPerRequest: number;
-  /** Share of one core the server used during the round. */
-  readonly cpuShare: number;
-  readonly rssBytes: number;
-  readonly heapUsedBytes: number;
-  readonly errors: number;
-}
-
-export interface Medians {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  cpuUsPerRequest: number;
-  rssBytes: number;
-  heapUsedBytes: number;
-}
-
-export interface Ratios {
-  /** Median over rounds of (this / baseline) measured in the same round. >1 means more CPU per request. */
-  cpuPerRequest: number;
-  /** <1 means fewer requests per second. */
-  rps: number;
-  p50: number;
-  p99: number;
-}
-
-export interface TargetSummary {
-  readonly id: string;
-  readonly baseline: string;
-  readonly reference: string | undefined;
-  readonly samples: RoundSample[];
-  readonly median: Medians;
-  /** Round-to-round spread ((max - min) / median) of CPU per request and of requests per second. */
-  readonly spread: { cpuPerRequest: number; rps: number };
-  vsBaseline?: Ratios;
-  vsReference?: Ratios;
-  readonly warmup?: { requests: number; errors: number };
 }
 
 export interface RoundOptions {

@@ -1,34 +1,10 @@
 /** The load generator: wrk (C, epoll), pinned to the core the servers do not use. */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { WrkErrors, WrkResult, FloodResult } from '../results.js';
+export type { WrkErrors, WrkResult, FloodResult };
 
 const LUA_DIR = fileURLToPath(new URL('../../../lua/', import.meta.url));
-
-export interface WrkErrors {
-  connect: number;
-  read: number;
-  write: number;
-  /** Responses with a status >= 400. */
-  status: number;
-  timeout: number;
-}
-
-export interface WrkResult {
-  requests: number;
-  durationUs: number;
-  bytes: number;
-  errors: WrkErrors;
-  latencyUs: { min: number; max: number; mean: number; stdev: number; p50: number; p90: number; p99: number; p999: number };
-}
-
-export interface FloodResult {
-  responses: number;
-  requests: number;
-  durationUs: number;
-  statuses: Record<string, number>;
-  errors: WrkErrors;
-  latencyUs: { p50: number; p99: number; max: number };
-}
 
 export function wrkVersion(): string | undefined {
   const result = spawnSync('wrk', ['--version'], { encoding: 'utf8' });

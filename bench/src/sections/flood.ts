@@ -5,38 +5,11 @@
 import { KNOWN_HTTP_METHODS } from '@obsnest/observability';
 import type { Context } from '../context.js';
 import { httpText, seriesCount } from '../lib/http.js';
-import { type FloodResult, flood } from '../lib/wrk.js';
+import { flood } from '../lib/wrk.js';
 import { type Adapter, variant } from '../variants.js';
 import { startVariant } from './overhead.js';
-
-export interface FloodSample {
-  /** Seconds since the flood started. */
-  readonly t: number;
-  readonly rssBytes: number;
-  readonly heapUsedBytes?: number;
-  readonly series?: number;
-}
-
-export interface FloodAdapterResult {
-  readonly adapter: Adapter;
-  readonly requests: number;
-  /** Whether random '%' (malformed percent-encoding) was part of the attack. */
-  readonly percentEncoding: boolean;
-  readonly seconds: number;
-  readonly before: { series: number; httpSeries: number; rssBytes: number; heapUsedGcBytes: number };
-  readonly after: { series: number; httpSeries: number; rssBytes: number; heapUsedGcBytes: number };
-  /** Distinct (method, route, status_code) label sets of http_requests_total after the flood. */
-  readonly labelSets: string[];
-  /** Upper bound of HTTP label sets this server can produce (see BENCHMARKS.md). */
-  readonly bound: { methods: number; routes: number; statusCodes: number; labelSets: number; samples: number };
-  readonly samples: FloodSample[];
-  readonly wrk: FloodResult;
-  readonly failures: { socket: number; serverErrors: number };
-  /** Increase of http_requests_total over the attack: responses the metrics saw. */
-  readonly countedByMetrics: number;
-  /** Growth of RSS over the second half of the flood, in bytes per 100k requests (≈0 means flat). */
-  readonly rssSlopePer100k: number;
-}
+import type { FloodSample, FloodAdapterResult, FloodCrash, FloodSectionResult } from '../results.js';
+export type { FloodSample, FloodAdapterResult, FloodCrash, FloodSectionResult };
 
 const HTTP_SERIES = /^http_request/;
 const BENCH_ROUTES = ['/bench/:id'];
@@ -187,21 +160,6 @@ async function attack(ctx: Context, adapter: Adapter, percentEncoding: boolean):
   } finally {
     await ctx.stop(server);
   }
-}
-
-export interface FloodCrash {
-  readonly adapter: Adapter;
-  readonly afterResponses: number;
-  readonly seconds: number;
-  readonly percentEncoding: boolean;
-  /** First lines of the server's stderr. */
-  readonly stderr: string;
-}
-
-export interface FloodSectionResult {
-  readonly runs: FloodAdapterResult[];
-  /** Servers that died under the attack; the attack is then repeated without '%' so the other goals are still measured. */
-  readonly crashes: FloodCrash[];
 }
 
 export async function runFlood(ctx: Context): Promise<FloodSectionResult> {

@@ -5,14 +5,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
+import type { HotpathResult } from '../results.js';
+export type { HotpathResult };
 
 const ENTRY = fileURLToPath(new URL('../hotpath/hotpath.js', import.meta.url));
-
-export interface HotpathResult {
-  equivalence: { identical: boolean; detail: string };
-  nsPerObservation: { before: number; ours: number; beforeRuns: number[]; oursRuns: number[] };
-  render: { samples: number; beforeMs: number; oursMs: number }[];
-}
 
 export async function runHotpath(ctx: Context): Promise<HotpathResult> {
   const n = ctx.options.mode === 'smoke' ? 100_000 : 1_000_000;

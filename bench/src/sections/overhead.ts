@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
 import { httpText } from '../lib/http.js';
 import { freePort, ServerProcess } from '../lib/proc.js';
-import { interleave, type TargetSummary } from '../lib/rounds.js';
+import { interleave } from '../lib/rounds.js';
 import { type Variant, variant, variantsFor } from '../variants.js';
+import type { MemoryReading, OverheadVariantResult, OverheadResult } from '../results.js';
+export type { MemoryReading, OverheadVariantResult, OverheadResult };
 
 export const SERVER_ENTRY = fileURLToPath(new URL('../servers/server.js', import.meta.url));
 export const OTEL_ENTRY = fileURLToPath(new URL('../servers/otel-server.js', import.meta.url));
@@ -56,30 +58,9 @@ export async function validate(running: RunningVariant): Promise<string> {
   throw new Error(`${v.id}: ${running.metricsUrl} does not show the request (${v.counted})`);
 }
 
-export interface MemoryReading {
-  rssBytes: number;
-  heapUsedBytes: number;
-  heapTotalBytes: number;
-}
-
 export async function memoryOf(server: ServerProcess): Promise<MemoryReading> {
   const usage = await server.call<NodeJS.MemoryUsage>('memory');
   return { rssBytes: server.rssBytes(), heapUsedBytes: usage.heapUsed, heapTotalBytes: usage.heapTotal };
-}
-
-export interface OverheadVariantResult {
-  readonly id: string;
-  readonly adapter: string;
-  readonly stack: string;
-  readonly label: string;
-  readonly validated: string;
-  readonly atRest: MemoryReading;
-  readonly summary: TargetSummary;
-}
-
-export interface OverheadResult {
-  readonly route: string;
-  readonly variants: OverheadVariantResult[];
 }
 
 export async function runOverhead(ctx: Context): Promise<OverheadResult> {

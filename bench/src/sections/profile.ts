@@ -10,6 +10,8 @@ import type { Context } from '../context.js';
 import { wrk } from '../lib/wrk.js';
 import { type Stack, variant } from '../variants.js';
 import { startVariant } from './overhead.js';
+import type { FunctionCost, ProfileSummary } from '../results.js';
+export type { FunctionCost, ProfileSummary };
 
 interface ProfileNode {
   id: number;
@@ -24,31 +26,6 @@ interface CpuProfile {
   timeDeltas: number[];
   startTime: number;
   endTime: number;
-}
-
-export interface FunctionCost {
-  readonly fn: string;
-  readonly where: string;
-  /** Share of non-idle samples. */
-  readonly share: number;
-  readonly usPerRequest: number;
-}
-
-export interface ProfileSummary {
-  readonly id: string;
-  readonly file: string;
-  readonly requests: number;
-  readonly cpuUsPerRequest: number;
-  readonly samples: number;
-  /** Self time by package, share of non-idle samples. */
-  readonly byPackage: Record<string, number>;
-  /** Share of non-idle samples spent in our hooks and the Node / prom-client code they call. */
-  readonly instrumentationShare: number;
-  readonly instrumentationUsPerRequest: number;
-  /** Self time of the functions running under our frames, biggest first. */
-  readonly underInstrumentation: FunctionCost[];
-  /** Biggest self-time functions overall. */
-  readonly top: FunctionCost[];
 }
 
 function packageOf(url: string, fn: string): string {

@@ -9,43 +9,8 @@ import { linearFit, median } from '../lib/stats.js';
 import { wrk } from '../lib/wrk.js';
 import { type Adapter, type Stack, variant } from '../variants.js';
 import { startVariant } from './overhead.js';
-
-interface DelayStats {
-  maxMs: number;
-  p99Ms: number;
-  p50Ms: number;
-  meanMs: number;
-}
-
-export interface LoadWindow {
-  /** Event-loop delay seen inside the server (monitorEventLoopDelay, 1 ms resolution). */
-  eventLoop: DelayStats;
-  rps: number;
-  p99Ms: number;
-  maxMs: number;
-  scrapes: number;
-}
-
-export interface ScrapePoint {
-  readonly series: number;
-  readonly bytes: number;
-  /** In-process `AppMetrics.render()` time, median of several. */
-  readonly renderMs: number;
-  readonly renderTimesMs: number[];
-  /** GET /metrics seen by the client (render + Nest + socket), median. */
-  readonly httpMs: number;
-  readonly rssBytes: number;
-  readonly withoutScrapes: LoadWindow;
-  readonly withScrapes: LoadWindow;
-}
-
-export interface ScrapeResult {
-  readonly adapter: Adapter;
-  readonly stack: Stack;
-  readonly points: ScrapePoint[];
-  /** Least-squares fit of render time over series. */
-  readonly fit: { msPerThousandSeries: number; interceptMs: number; r2: number };
-}
+import type { DelayStats, LoadWindow, ScrapePoint, ScrapeResult } from '../results.js';
+export type { LoadWindow, ScrapePoint, ScrapeResult };
 
 async function loadWindow(
   ctx: Context,

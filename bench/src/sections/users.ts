@@ -5,39 +5,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Context } from '../context.js';
 import { httpText } from '../lib/http.js';
 import { ServerProcess } from '../lib/proc.js';
-import { interleave, type TargetSummary } from '../lib/rounds.js';
+import { apiEntry } from '../soak/api.js';
+import { interleave } from '../lib/rounds.js';
 import type { Adapter } from '../variants.js';
 import { counted } from './flood.js';
 import { type MemoryReading, memoryOf } from './overhead.js';
+import type { ApiVariantResult, ApiProbe, UsersResult } from '../results.js';
+export type { ApiVariantResult, ApiProbe, UsersResult };
 
-const API_ENTRY = fileURLToPath(new URL('../../../../apps/api/dist/src/main.js', import.meta.url));
+const API_ENTRY = apiEntry();
 const PROBE = new URL('../servers/probe.js', import.meta.url).href;
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const METRICS_TOKEN = 'bench-metrics-token-0123456789';
-
-export interface ApiVariantResult {
-  readonly id: string;
-  readonly adapter: Adapter;
-  readonly metricsEnabled: boolean;
-  readonly atRest: MemoryReading;
-  /** After the rounds, idle again. */
-  readonly afterLoad: MemoryReading;
-  readonly summary: TargetSummary;
-}
-
-export interface ApiProbe {
-  readonly adapter: Adapter;
-  readonly requests: { path: string; status: number | string; aliveAfter: boolean }[];
-  /** Increase of http_requests_total over these requests (when the API survived). */
-  readonly counted?: number;
-  /** First lines of the API's stderr when it died. */
-  readonly crash?: string;
-}
 
 const MALFORMED = ['/users/%zz', '/users/abc%E0%A4%A', '/%zz', '/users?cursor=%zz', '/users/%2', '/health/%zz'];
 
@@ -79,15 +62,6 @@ async function probeMalformed(ctx: Context, adapter: Adapter, server: ServerProc
       (countedDuring === undefined ? '' : `; counted ${countedDuring} of ${requests.length}`),
   );
   return { adapter, requests, crash, counted: countedDuring };
-}
-
-export interface UsersResult {
-  readonly route: string;
-  readonly database: string;
-  readonly environment: Record<string, string>;
-  readonly variants: ApiVariantResult[];
-  /** Section 3 on the real API: malformed percent-encoding, one request at a time. */
-  readonly malformed: ApiProbe[];
 }
 
 function databaseUrl(name: string): string {

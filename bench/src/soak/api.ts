@@ -2,13 +2,13 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { freePort } from '@obsnest/testkit';
+import { freePort, packageBin } from '@obsnest/testkit';
 import type { Adapter } from './options.js';
 
-export const API_MAIN_RELATIVE = 'apps/api/dist/src/main.js';
+/** The API's bin, as `npm run api` and the stack runner start it. */
+export const apiEntry = (): string => packageBin('@obsnest/api', 'obsnest-api');
 
 /** Whether `taskset -c <cpus>` works here (util-linux installed and the cores exist). */
 export function canPin(...cpus: string[]): boolean {
@@ -77,7 +77,6 @@ export async function realBackends(postgresUrl: string, redisUrl: string): Promi
 }
 
 export interface ApiStart {
-  readonly repo: string;
   readonly adapter: Adapter;
   readonly dataDir: string;
   readonly backendEnv: Record<string, string>;
@@ -147,7 +146,7 @@ export class SoakApi {
    * from this shell: a DATABASE_URL exported there must not change the backends silently.
    */
   static async start(options: ApiStart): Promise<SoakApi> {
-    const entry = join(options.repo, API_MAIN_RELATIVE);
+    const entry = apiEntry();
     if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npx tsc -b)`);
     const port = await freePort();
     const env = {

@@ -75,7 +75,6 @@ async function soak(options: SoakOptions, interrupted: () => boolean): Promise<R
     const startedAt = new Date();
     const loadAtStart = loadavg();
     api = await SoakApi.start({
-      repo: REPO,
       adapter: options.adapter,
       dataDir,
       backendEnv: backends.env,

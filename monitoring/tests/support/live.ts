@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { basename, join } from 'node:path';
+import { packageBin } from '@obsnest/testkit';
 import { parse, stringify } from 'yaml';
-import { ALERTMANAGER_CONFIG, ALERTMANAGER_RENDER_SCRIPT, REPO_ROOT } from './paths.js';
+import { ALERTMANAGER_CONFIG, ALERTMANAGER_RENDER_SCRIPT } from './paths.js';
 import { readYaml, ruleFiles } from './rules.js';
 import { cleanEnv, output, run } from './run.js';
 
@@ -98,9 +99,9 @@ export async function deleteRedisKeys(prefix: string): Promise<void> {
   if (result.code !== 0) throw new Error(`redis-cli: ${output(result)}`);
 }
 
-export const API_MAIN = join(REPO_ROOT, 'apps/api/dist/src/main.js');
+export const API_MAIN = packageBin('@obsnest/api', 'obsnest-api');
 
-/** `node apps/api/dist/src/main.js` as a user runs it, with exactly the given environment (plus PATH). */
+/** The API's bin (`obsnest-api`) as a user runs it, with exactly the given environment (plus PATH). */
 export class ApiProcess {
   private child: ChildProcess | undefined;
   private log = '';

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** A loopback port that was free a moment ago (the OS hands it out, then it is released). */
 export function freePort(): Promise<number> {
@@ -62,4 +64,16 @@ export interface TempDir {
 export async function tempDir(prefix = 'obsnest-'): Promise<TempDir> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
+ * The file a package's bin runs, found through its package.json as npm would link it (never a
+ * path inside another workspace's build output). Run it with process.execPath.
+ */
+export function packageBin(pkg: string, bin: string): string {
+  const manifestFile = createRequire(import.meta.url).resolve(`${pkg}/package.json`);
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { bin?: string | Record<string, string> };
+  const target = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin?.[bin];
+  if (!target) throw new Error(`${pkg} declares no bin ${bin}`);
+  return join(dirname(manifestFile), target);
 }

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 
 /**
- * The one definition of every environment variable: its category, whether it is required,
- * its default, and its meaning. `loadConfig` validates with it, `.env.example` is generated from
- * it, and the stack scripts read it, so a variable is added or renamed in exactly one place.
+ * The one definition of every environment variable the API reads: its category, whether it is
+ * required, its default, and its meaning. `loadConfig` validates with it; `.env.example` and the
+ * configuration reference of DEPLOYMENT.md are generated from it (with the stack runner's own
+ * schema, scripts/stack/schema.mjs, for the variables only the stack or compose read).
  */
 
 export const CATEGORIES = ['App', 'Database', 'Queue', 'Mail', 'Monitoring', 'Security'] as const;
@@ -15,7 +16,7 @@ export type Category = (typeof CATEGORIES)[number];
  */
 export type Requirement = 'required' | 'optional' | 'recommended';
 
-/** Which process reads the variable: the API itself, the native stack runner, or docker compose. */
+/** Which processes read the variable: always the API, and also the native stack runner or docker compose. */
 export type Consumer = 'api' | 'stack' | 'compose';
 
 export interface VariableSpec {
@@ -170,15 +171,6 @@ export const ENV = {
     usedBy: ['api'],
     schema: int(30_000, 1000, 600_000),
   },
-  POSTGRES_PASSWORD: {
-    category: 'Database',
-    requirement: 'required',
-    description: 'Password of the postgres container (docker compose only).',
-    usedBy: ['compose'],
-    secret: true,
-    howToGenerate: 'openssl rand -base64 24',
-    schema: z.string().optional(),
-  },
   // Queue
   REDIS_URL: {
     category: 'Queue',
@@ -277,69 +269,6 @@ export const ENV = {
     description: 'Interface of the management port.',
     usedBy: ['api', 'stack'],
     schema: z.string().min(1).default('127.0.0.1'),
-  },
-  PROMETHEUS_PORT: {
-    category: 'Monitoring',
-    requirement: 'optional',
-    description: 'Prometheus UI and API port on the host.',
-    usedBy: ['stack', 'compose'],
-    schema: port(9090),
-  },
-  PROMETHEUS_RETENTION: {
-    category: 'Monitoring',
-    requirement: 'optional',
-    description: 'How long Prometheus keeps samples (e.g. 15d, 30d, 90d).',
-    usedBy: ['stack', 'compose'],
-    schema: z
-      .string()
-      .regex(/^\d+[smhdwy]$/, { error: 'expected a duration such as 30d' })
-      .default('30d'),
-  },
-  ALERTMANAGER_PORT: {
-    category: 'Monitoring',
-    requirement: 'optional',
-    description: 'Alertmanager UI and API port on the host.',
-    usedBy: ['stack', 'compose'],
-    schema: port(9093),
-  },
-  ALERT_WEBHOOK_URL: {
-    category: 'Monitoring',
-    requirement: 'recommended',
-    description: 'Where Alertmanager posts notifications (a chat bridge, an incident tool). Unset: a local sink that logs them.',
-    usedBy: ['stack', 'compose'],
-    secret: true,
-    howToGenerate: 'from the receiving service (Slack incoming webhook, PagerDuty, …)',
-    schema: url(['http:', 'https:']).optional(),
-  },
-  ALERT_WEBHOOK_URL_FILE: {
-    category: 'Monitoring',
-    requirement: 'optional',
-    description: 'Path of a file holding the webhook URL instead of ALERT_WEBHOOK_URL (for secret stores and compose secrets).',
-    usedBy: ['stack', 'compose'],
-    schema: z.string().min(1).optional(),
-  },
-  GRAFANA_PORT: {
-    category: 'Monitoring',
-    requirement: 'optional',
-    description: 'Grafana port on the host (docker compose).',
-    usedBy: ['compose'],
-    schema: port(3001),
-  },
-  GRAFANA_ADMIN_USER: {
-    category: 'Monitoring',
-    requirement: 'optional',
-    description: 'Grafana admin user name (docker compose).',
-    usedBy: ['compose'],
-    schema: z.string().min(1).default('admin'),
-  },
-  GRAFANA_ADMIN_PASSWORD: {
-    category: 'Monitoring',
-    requirement: 'required',
-    description: 'Grafana admin password (docker compose only; there is no default password).',
-    usedBy: ['compose'],
-    secret: true,
-    howToGenerate: 'openssl rand -base64 24',
-    schema: z.string().min(12, { error: 'expected at least 12 characters' }).optional(),
   },
   // Security
   CORS_ORIGINS: {
