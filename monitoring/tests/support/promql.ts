@@ -1,6 +1,11 @@
 import { allMetricDefinitions, NODE_RUNTIME_METRICS } from '@obsnest/observability';
-import { recordingRuleNames } from '../../grafana/src/recording-rules.js';
 import { exporterMetricNames } from '../../grafana/src/scrape-targets.js';
+import { ruleSet } from '../../src/generate.js';
+import { API_CONFIG } from '../../src/repo/api.js';
+
+/** Names of the recording rules the generator writes for this repository. */
+export const recordingRuleNames = (): string[] =>
+  ruleSet(API_CONFIG).recording.flatMap((group) => group.rules.map((rule) => ('record' in rule ? rule.record : '')));
 
 /**
  * Metric names referenced by a PromQL expression, found lexically: strings, label matchers,
