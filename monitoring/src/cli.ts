@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -94,8 +95,8 @@ function parse(argv: readonly string[]) {
   });
 }
 
-// Run when executed (directly or through the npm bin link), not when imported.
-const invoked = process.argv[1] ? pathToFileURL(resolve(process.argv[1])).href : '';
-if (invoked === import.meta.url || /obsnest-monitoring$/.test(process.argv[1] ?? '')) {
+// Run when executed, directly or through npm's bin link (a symlink), not when imported.
+const invoked = process.argv[1] ? pathToFileURL(realpathSync(process.argv[1])).href : '';
+if (invoked === import.meta.url) {
   process.exitCode = await run(process.argv.slice(2));
 }

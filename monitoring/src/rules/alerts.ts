@@ -59,7 +59,7 @@ const hasTraffic = (s: Selector, config: MixinConfig, window: string) =>
 function apiGroup(s: Selector, config: MixinConfig): RuleGroup {
   const t = config.thresholds;
   return {
-    name: 'api',
+    name: config.job,
     rules: [
       {
         alert: ALERT_NAMES.appTargetDown,
@@ -190,7 +190,7 @@ function sloGroup(s: Selector, config: MixinConfig): RuleGroup {
     .map((c) => `  ${c.severity === 'critical' ? 'page:  ' : 'ticket:'} ${c.burnRate}x burn over ${c.longWindow} and ${c.shortWindow}`)
     .join('\n');
   return {
-    name: 'api-slo',
+    name: `${config.job}-slo`,
     comment:
       'Multi-window, multi-burn-rate alerts on the two SLOs (Google SRE workbook, "Alerting on\n' +
       `SLOs"), over a ${adjective(config.objectives.period)} period:\n${conditions}\n` +

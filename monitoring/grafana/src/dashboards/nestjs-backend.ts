@@ -245,7 +245,7 @@ export function nestjsBackendDashboard(config: MixinConfig = DEFAULT_CONFIG): Da
     uid: 'nestjs-backend',
     title: 'NestJS Backend',
     description: 'HTTP, WebSocket, queue and Node.js runtime metrics of the API.',
-    tags: ['nestjs', 'api'],
+    tags: ['nestjs', config.job],
   })
     .withVariable(jobVariable(config.job))
     .withVariable(instanceVariable())
