@@ -50,7 +50,7 @@ export function alertmanagerConfig(config: MixinConfig): Record<string, unknown>
   return {
     global: { resolve_timeout: a.resolveTimeout },
     route: {
-      receiver: a.critical.receiver,
+      receiver: a.defaultReceiver,
       group_by: [...a.groupBy],
       ...timing(a.timing),
       routes: [

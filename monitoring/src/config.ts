@@ -120,6 +120,8 @@ export interface Receiver {
 export interface AlertRouting {
   readonly resolveTimeout: string;
   readonly groupBy: readonly string[];
+  /** Receiver of what no route below matches. */
+  readonly defaultReceiver: string;
   /** The default route's timing. */
   readonly timing: RouteTiming;
   /** Receiver and timing by severity; `info` alerts go to `infoReceiver` only. */
@@ -237,6 +239,7 @@ export const DEFAULT_CONFIG: MixinConfig = {
   alerting: {
     resolveTimeout: '5m',
     groupBy: ['alertname', 'job', 'instance'],
+    defaultReceiver: 'webhook',
     timing: { groupWait: '30s', groupInterval: '5m', repeatInterval: '4h' },
     critical: { receiver: 'webhook', groupWait: '10s', groupInterval: '1m', repeatInterval: '1h' },
     warning: { receiver: 'webhook', groupWait: '1m', groupInterval: '10m', repeatInterval: '12h' },
@@ -365,6 +368,7 @@ function check(config: MixinConfig): MixinConfig {
   }
   const receivers = new Set(config.alerting.receivers.map((receiver) => receiver.name));
   const routed = [
+    config.alerting.defaultReceiver,
     config.alerting.critical.receiver,
     config.alerting.warning.receiver,
     config.alerting.infoReceiver,

@@ -64,6 +64,43 @@ const MAILBOX_BYTES = {
 const dashboardOf = (files: Map<string, string>, uid: string) =>
   JSON.parse(files.get(`${OUTPUT_PATHS.dashboardsDir}/${uid}.json`) as string) as Dashboard;
 
+describe('generated Alertmanager routing', () => {
+  it('routes by the configured severities and receivers, and passes amtool', async () => {
+    const config = defineConfig({
+      alerting: {
+        critical: { receiver: 'pager' },
+        receivers: [
+          { name: 'webhook', config: { webhook_configs: [{ url: 'https://hooks.example.com/a' }] } },
+          { name: 'pager', config: { webhook_configs: [{ url: 'https://pager.example.com/b' }] } },
+          { name: 'watchdog' },
+          { name: 'blackhole' },
+          { name: 'slack' },
+          { name: 'email' },
+        ],
+      },
+    });
+    await withTempDir('routing', async (dir) => {
+      writeFiles(dir, generateFiles(config));
+      const file = join(dir, OUTPUT_PATHS.alertmanager);
+      const check = await run('amtool', ['check-config', file]);
+      assert.equal(check.code, 0, output(check));
+      const route = async (...labels: string[]) => {
+        const result = await run('amtool', ['config', 'routes', 'test', `--config.file=${file}`, ...labels]);
+        assert.equal(result.code, 0, output(result));
+        return result.stdout.trim();
+      };
+      assert.equal(await route('alertname=QueueStalled', 'severity=critical'), 'pager');
+      assert.equal(await route('alertname=QueueBacklogGrowing', 'severity=warning'), 'webhook');
+      assert.equal(await route('alertname=Watchdog', 'severity=info'), 'watchdog');
+      assert.equal(await route('alertname=QueueStalled', 'severity=critical', 'notify=slack'), 'slack,pager');
+    });
+  });
+
+  it('refuses a route to a receiver the config does not define', () => {
+    assert.throws(() => defineConfig({ alerting: { warning: { receiver: 'nowhere' } } }), /unknown receiver "nowhere"/);
+  });
+});
+
 describe('application metrics and extensions', () => {
   it('draw one panel per application metric, in its unit, in a row of their own', () => {
     const files = generateFiles(defineConfig({ job: 'mailer', applicationMetrics: [EMAILS_SENT, SEND_DURATION, MAILBOX_BYTES] }));
