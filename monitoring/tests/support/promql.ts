@@ -1,7 +1,7 @@
 import { allMetricDefinitions, NODE_RUNTIME_METRICS } from '@obsnest/observability';
 import { exporterMetricNames } from '../../grafana/src/scrape-targets.js';
 import { ruleSet } from '../../src/generate.js';
-import { API_CONFIG } from '../../src/repo/api.js';
+import { API_CONFIG, API_METRICS } from '../../src/repo/api.js';
 
 /** Names of the recording rules the generator writes for this repository. */
 export const recordingRuleNames = (): string[] =>
@@ -59,12 +59,13 @@ function family(name: string): string {
 }
 
 /**
- * Names a dashboard or rule may read: the contract's metrics, prom-client's runtime metrics, the
- * exporters' metrics and the recording rules.
+ * Names a dashboard or rule may read: the library's and the API's contracts, prom-client's runtime
+ * metrics, the exporters' metrics and the recording rules.
  */
 export function knownMetricNames(): Set<string> {
   return new Set([
     ...allMetricDefinitions().map((metric) => metric.name),
+    ...Object.values(API_METRICS).map((metric) => metric.name),
     ...Object.values(NODE_RUNTIME_METRICS),
     ...exporterMetricNames(),
     ...recordingRuleNames(),
