@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { contextOf, type MixinConfig } from './config.js';
+import { contextOf, type MixinConfig, runbookUrl } from './config.js';
 import { DASHBOARDS, renderDashboard } from '../grafana/src/dashboards.js';
 import { alertGroups, ALERTS_HEADER } from './rules/alerts.js';
 import { isAlert, mergeGroups, type RuleDefinition, type RuleGroup, renderRuleFile } from './rules/model.js';
@@ -8,7 +8,6 @@ import { RECORDING_HEADER, recordingGroups } from './rules/recording.js';
 import { renderAlertmanagerConfig } from './alertmanager.js';
 import { renderDashboardProvider, renderDatasources } from './provisioning.js';
 import { renderRunbookIndex } from './runbook-index.js';
-import { runbookUrl } from './config.js';
 
 /**
  * Everything the mixin generates for one config, as paths relative to the output directory

@@ -1,6 +1,5 @@
-import type { MixinConfig } from './config.js';
+import { type MixinConfig, runbookUrl } from './config.js';
 import { type AlertDefinition, isAlert, type RuleGroup } from './rules/model.js';
-import { runbookUrl } from './config.js';
 
 /** RUNBOOK-INDEX.md: one row per alert name, its severities, its URL and what to check first. */
 
