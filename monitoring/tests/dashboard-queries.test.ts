@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { METRICS } from '@obsnest/observability';
+import { defineConfig } from '../src/config.js';
+import { API_CONFIG } from '../src/repo/api.js';
 import { allPanelQueries } from '../grafana/src/panel-queries.js';
 import { type RunningPrometheus, startPrometheus } from './support/prometheus.js';
 
@@ -15,7 +18,15 @@ describe('dashboard queries', () => {
   after(() => prometheus?.stop());
 
   it('are all valid PromQL for Prometheus', async () => {
-    const queries = allPanelQueries({ job: 'api', instance: '127.0.0.1:3000' });
+    // This repository's dashboards, and generated panels of every metric type.
+    const withApplicationMetrics = defineConfig({
+      applicationMetrics: [METRICS.httpRequestsTotal, METRICS.queueJobs, METRICS.queueJobDurationSeconds, METRICS.dbPoolPendingRequests],
+    });
+    const queries = [
+      ...allPanelQueries({ job: 'api', instance: '127.0.0.1:3000' }, undefined, API_CONFIG),
+      ...allPanelQueries({ job: 'api', instance: '127.0.0.1:3000' }, undefined, withApplicationMetrics),
+    ];
+    assert.ok(queries.some((query) => query.panel === METRICS.queueJobDurationSeconds.name));
     const rejected: string[] = [];
     for (const query of queries) {
       const response = await prometheus.query(query.expr);

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { allPanelQueries, type PanelQuery } from '../grafana/src/panel-queries.js';
 import { JOBS } from '../grafana/src/scrape-targets.js';
+import { API_CONFIG } from '../src/repo/api.js';
 import { type Command, nodeExporterCommand, postgresExporterCommand, redisExporterCommand } from '../runtime/native.js';
 import { renderPrometheusConfig } from '../runtime/prometheus-config.js';
 import { type RunningAlertmanager, startAlertmanager } from './support/alerting.js';
@@ -203,7 +204,7 @@ describe('live: API, exporters, Prometheus, Alertmanager', { timeout: 170_000 },
   }
 
   const label = (q: PanelQuery) => `${q.dashboard} / ${q.panel} / ${q.refId}`;
-  const panelQueries = () => allPanelQueries({ job: JOBS.api, instance: apiInstance });
+  const panelQueries = () => allPanelQueries({ job: JOBS.api, instance: apiInstance }, undefined, API_CONFIG);
 
   it('answers every dashboard panel query and every verification query of the seed guide with data', async (t) => {
     const running = api as ApiProcess;

@@ -1,5 +1,5 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
-import { METRICS } from '@obsnest/observability';
+import { METRICS } from '@obsnest/observability/contract';
 import {
   DashboardBuilder,
   DashboardCursorSync,
@@ -67,8 +67,11 @@ export function newDashboard(meta: DashboardMeta): DashboardBuilder {
     );
 }
 
-/** Jobs that expose the application's metrics: `app_build_info` is registered by every one. */
-export function jobVariable(): QueryVariableBuilder {
+/**
+ * Jobs that expose the application's metrics: `app_build_info` is registered by every one.
+ * `job` is the one selected by default.
+ */
+export function jobVariable(job: string = JOBS.api): QueryVariableBuilder {
   const query = `label_values(${METRICS.appBuildInfo.name}, job)`;
   return new QueryVariableBuilder('job')
     .label('Job')
@@ -77,7 +80,7 @@ export function jobVariable(): QueryVariableBuilder {
     .definition(query)
     .refresh(VariableRefresh.OnDashboardLoad)
     .sort(VariableSort.AlphabeticalAsc)
-    .current({ text: JOBS.api, value: JOBS.api, selected: true });
+    .current({ text: job, value: job, selected: true });
 }
 
 /** Scrape targets of the selected job; "All" matches every instance. */

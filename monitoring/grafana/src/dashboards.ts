@@ -1,4 +1,5 @@
 import type { Dashboard, Panel, RowPanel } from '@grafana/grafana-foundation-sdk/dashboard';
+import type { MixinConfig } from '../../src/config.js';
 import { infrastructureDashboard } from './dashboards/infrastructure.js';
 import { nestjsBackendDashboard } from './dashboards/nestjs-backend.js';
 import { sloAlertsDashboard } from './dashboards/slo-alerts.js';
@@ -6,7 +7,8 @@ import { sloAlertsDashboard } from './dashboards/slo-alerts.js';
 /** Every generated dashboard and the file it is written to under monitoring/grafana/dashboards. */
 export interface DashboardSpec {
   readonly file: string;
-  readonly build: () => Dashboard;
+  /** Builds the dashboard for a config (the default config when none is given). */
+  readonly build: (config?: MixinConfig) => Dashboard;
 }
 
 export const DASHBOARDS: readonly DashboardSpec[] = [

@@ -1,4 +1,5 @@
 import type { Dashboard, VariableModel } from '@grafana/grafana-foundation-sdk/dashboard';
+import type { MixinConfig } from '../../src/config.js';
 import { DASHBOARDS, panelsOf } from './dashboards.js';
 
 /**
@@ -92,7 +93,11 @@ export function panelQueries(
   );
 }
 
-/** `panelQueries` over every generated dashboard. */
-export function allPanelQueries(values: Readonly<Record<string, string>>, builtins: GrafanaBuiltins = DEFAULT_BUILTINS): PanelQuery[] {
-  return DASHBOARDS.flatMap((spec) => panelQueries(spec.build(), values, builtins));
+/** `panelQueries` over every generated dashboard, built for `config` (the default one if none). */
+export function allPanelQueries(
+  values: Readonly<Record<string, string>>,
+  builtins: GrafanaBuiltins = DEFAULT_BUILTINS,
+  config?: MixinConfig,
+): PanelQuery[] {
+  return DASHBOARDS.flatMap((spec) => panelQueries(spec.build(config), values, builtins));
 }

@@ -1,9 +1,14 @@
-import type { MetricDefinition } from '@obsnest/observability';
-
 /**
- * Small PromQL builders for the dashboards. They only assemble text; Prometheus itself checks the
- * result (the test suite runs every dashboard query against a real server).
+ * Small PromQL builders for the dashboards and the rule generator. They only assemble text;
+ * Prometheus itself checks the result (the test suite runs every dashboard query against a real
+ * server, and promtool checks and unit-tests the generated rules).
  */
+
+/** What the builders need of a metric definition; the library's `MetricDefinition` fits it. */
+export interface MetricRef {
+  readonly name: string;
+  readonly type: 'counter' | 'gauge' | 'histogram';
+}
 
 /** Grafana's rate window: at least four scrape intervals, and one query step more. */
 export const RATE_INTERVAL = '$__rate_interval';
@@ -33,13 +38,13 @@ export const max = (expr: string, by: readonly string[] = []): string => aggrega
 export const avg = (expr: string, by: readonly string[] = []): string => aggregate('avg', by, expr);
 
 /** The `_bucket`/`_count` series of a histogram from the contract. */
-export function histogramSeries(metric: MetricDefinition, suffix: 'bucket' | 'count' | 'sum'): string {
+export function histogramSeries(metric: MetricRef, suffix: 'bucket' | 'count' | 'sum'): string {
   if (metric.type !== 'histogram') throw new Error(`${metric.name} is a ${metric.type}, not a histogram`);
   return `${metric.name}_${suffix}`;
 }
 
 /** `histogram_quantile(q, sum by (le, ...by) (rate(metric_bucket{...}[$__rate_interval])))`. */
-export function quantile(q: number, metric: MetricDefinition, matchers: readonly string[], by: readonly string[] = []): string {
+export function quantile(q: number, metric: MetricRef, matchers: readonly string[], by: readonly string[] = []): string {
   const buckets = rate(selector(histogramSeries(metric, 'bucket'), matchers));
   return `histogram_quantile(${q}, ${sum(buckets, ['le', ...by])})`;
 }
@@ -51,3 +56,31 @@ export function quantile(q: number, metric: MetricDefinition, matchers: readonly
 export function ratioOrZero(numerator: string, denominator: string): string {
   return `(${numerator} or 0 * ${denominator}) / ${denominator}`;
 }
+
+/** A range function over a selector: `deriv(x[15m])`, `changes(x[30m])`, `min_over_time(x[5m])`. */
+export const overRange = (fn: 'deriv' | 'changes' | 'min_over_time' | 'max_over_time', series: string, range: string): string =>
+  `${fn}(${series}[${range}])`;
+
+/** `histogram_quantile(q, buckets)` over already aggregated bucket rates (a recording rule). */
+export const histogramQuantile = (q: number, buckets: string): string => `histogram_quantile(${q}, ${buckets})`;
+
+export const paren = (expr: string): string => `(${expr})`;
+export const vector = (value: number): string => `vector(${value})`;
+
+type Comparison = '>' | '>=' | '<' | '<=' | '==' | '!=';
+/** `expr > value`; comparisons bind looser than arithmetic and tighter than `and`/`or`. */
+export const compare = (expr: string, op: Comparison, value: number): string => `${expr} ${op} ${value}`;
+
+/** Vector matching clause: ` on (job, queue)`, or nothing. */
+const matching = (on: readonly string[] | undefined): string => (on ? ` on (${on.join(', ')})` : '');
+
+type Arithmetic = '+' | '-' | '*' | '/';
+/** `a / b`, `a + on (job) b`… Operands are written as given: parenthesise lower-precedence ones. */
+export const arithmetic = (a: string, op: Arithmetic, b: string, on?: readonly string[]): string => `${a} ${op}${matching(on)} ${b}`;
+
+/** `a and on (job) b and on (job) c`: every operand must have a matching series. */
+export const and = (operands: readonly string[], on?: readonly string[]): string => operands.join(` and${matching(on)} `);
+/** `a or b or c`. */
+export const or = (...operands: string[]): string => operands.join(' or ');
+/** `a unless on (labels) b`. */
+export const unless = (a: string, b: string, on?: readonly string[]): string => `${a} unless${matching(on)} ${b}`;

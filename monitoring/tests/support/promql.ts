@@ -1,7 +1,11 @@
-import { API_METRICS } from '@obsnest/api/metrics';
 import { METRICS, metricUnion, NODE_RUNTIME_METRICS } from '@obsnest/observability';
-import { recordingRuleNames } from '../../grafana/src/recording-rules.js';
 import { exporterMetricNames } from '../../grafana/src/scrape-targets.js';
+import { ruleSet } from '../../src/generate.js';
+import { API_CONFIG, API_METRICS } from '../../src/repo/api.js';
+
+/** Names of the recording rules the generator writes for this repository. */
+export const recordingRuleNames = (): string[] =>
+  ruleSet(API_CONFIG).recording.flatMap((group) => group.rules.map((rule) => ('record' in rule ? rule.record : '')));
 
 /**
  * Metric names referenced by a PromQL expression, found lexically: strings, label matchers,
@@ -55,8 +59,8 @@ function family(name: string): string {
 }
 
 /**
- * Names a dashboard or rule may read: the contract's metrics, prom-client's runtime metrics, the
- * exporters' metrics and the recording rules.
+ * Names a dashboard or rule may read: the library's and the API's contracts, prom-client's runtime
+ * metrics, the exporters' metrics and the recording rules.
  */
 export function knownMetricNames(): Set<string> {
   return new Set([

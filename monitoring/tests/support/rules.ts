@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { DEFAULT_CONFIG } from '../../src/config.js';
 import { RULE_TESTS_DIR, RULES_DIR } from './paths.js';
 
 /** Typed views of the rule files and of the promtool test files, for structural checks. */
@@ -22,7 +23,8 @@ interface RuleFile {
   groups: { name: string; interval?: string; rules: (AlertRule | RecordingRule)[] }[];
 }
 
-export const RUNBOOK_BASE_URL = 'https://github.com/obsnest/observable-nestjs/blob/main/MONITORING.md#';
+/** The committed rules' runbook base (this repository's MONITORING.md). */
+export const RUNBOOK_BASE_URL = DEFAULT_CONFIG.runbookBaseUrl;
 
 export function yamlFiles(dir: string): string[] {
   return readdirSync(dir)

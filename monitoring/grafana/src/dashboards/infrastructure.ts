@@ -1,6 +1,6 @@
 import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { newDashboard } from '../dashboard.js';
-import { ALERT_THRESHOLDS } from '../objectives.js';
+import { DEFAULT_CONFIG, type MixinConfig } from '../../../src/config.js';
 import { stat, timeseries, UP_DOWN_MAPPING } from '../panels.js';
 import { avg, eq, nre, rate, selector, sum } from '../promql.js';
 import {
@@ -57,7 +57,7 @@ const cpuUsage = () =>
     ],
   });
 
-const memoryUsage = () =>
+const memoryUsage = (c: MixinConfig) =>
   timeseries({
     title: 'Memory Usage',
     description: 'Share of memory not available to new processes. The dashed lines are the HostMemoryLow thresholds.',
@@ -66,8 +66,8 @@ const memoryUsage = () =>
     max: 1,
     thresholds: [
       [null, 'green'],
-      [1 - ALERT_THRESHOLDS.memoryAvailableRatioWarning.value, 'orange'],
-      [1 - ALERT_THRESHOLDS.memoryAvailableRatioCritical.value, 'red'],
+      [1 - c.thresholds.memoryAvailableRatio.warning, 'orange'],
+      [1 - c.thresholds.memoryAvailableRatio.critical, 'red'],
     ],
     queries: [
       {
@@ -77,7 +77,7 @@ const memoryUsage = () =>
     ],
   });
 
-const diskUsage = () =>
+const diskUsage = (c: MixinConfig) =>
   timeseries({
     title: 'Disk Usage',
     description: 'Share of each file system in use. The dashed lines are the HostDiskSpaceLow thresholds.',
@@ -86,8 +86,8 @@ const diskUsage = () =>
     max: 1,
     thresholds: [
       [null, 'green'],
-      [1 - ALERT_THRESHOLDS.diskFreeRatioWarning.value, 'orange'],
-      [1 - ALERT_THRESHOLDS.diskFreeRatioCritical.value, 'red'],
+      [1 - c.thresholds.diskFreeRatio.warning, 'orange'],
+      [1 - c.thresholds.diskFreeRatio.critical, 'red'],
     ],
     queries: [
       {
@@ -222,7 +222,7 @@ const redisKeyspaceHits = () => {
   });
 };
 
-export function infrastructureDashboard(): Dashboard {
+export function infrastructureDashboard(c: MixinConfig = DEFAULT_CONFIG): Dashboard {
   return newDashboard({
     uid: 'infrastructure',
     title: 'Infrastructure',
@@ -232,8 +232,8 @@ export function infrastructureDashboard(): Dashboard {
     .withPanel(targetsUp())
     .withRow(new RowBuilder('Host'))
     .withPanel(cpuUsage())
-    .withPanel(memoryUsage())
-    .withPanel(diskUsage())
+    .withPanel(memoryUsage(c))
+    .withPanel(diskUsage(c))
     .withPanel(networkTraffic())
     .withRow(new RowBuilder('PostgreSQL'))
     .withPanel(postgresUp())

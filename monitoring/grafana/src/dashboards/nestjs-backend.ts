@@ -1,8 +1,8 @@
-import { API_METRICS } from '@obsnest/api/metrics';
-import { METRICS, NODE_RUNTIME_METRICS } from '@obsnest/observability';
+import { METRICS, NODE_RUNTIME_METRICS } from '@obsnest/observability/contract';
 import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { contextOf, DEFAULT_CONFIG, type MixinConfig } from '../../../src/config.js';
 import { instanceVariable, jobVariable, newDashboard } from '../dashboard.js';
-import { ALERT_THRESHOLDS, LATENCY_SLO_THRESHOLD_SECONDS } from '../objectives.js';
+import { applicationMetricPanels } from './application-metrics.js';
 import { gauge, pieChart, stat, timeseries } from '../panels.js';
 import { DASHBOARD_RANGE, eq, increase, max, quantile, rate, ratioOrZero, re, selector, sum } from '../promql.js';
 
@@ -31,7 +31,7 @@ const httpRequestRate = () =>
     queries: [{ expr: sum(rate(on(http)), ['method', 'route', 'status_code']), legend: '{{method}} {{route}} {{status_code}}' }],
   });
 
-const httpRequestDuration = () =>
+const httpRequestDuration = (c: MixinConfig) =>
   timeseries({
     title: 'HTTP Request Duration',
     description:
@@ -41,7 +41,7 @@ const httpRequestDuration = () =>
     min: 0,
     thresholds: [
       [null, 'green'],
-      [ALERT_THRESHOLDS.latencyP95Seconds.value, 'orange'],
+      [c.thresholds.latencyP95Seconds, 'orange'],
     ],
     queries: [
       { expr: quantile(0.95, duration, TARGET), legend: 'P95' },
@@ -68,7 +68,7 @@ const statusCodesDistribution = () =>
     queries: [{ expr: sum(increase(on(http), DASHBOARD_RANGE), ['status_code']), legend: '{{status_code}}', instant: true }],
   });
 
-const errorRate = () =>
+const errorRate = (c: MixinConfig) =>
   timeseries({
     title: 'Error Rate',
     description: 'Share of requests answered with a 5xx status. Orange from 1 %; red from the ApiHighErrorRatio threshold.',
@@ -77,7 +77,7 @@ const errorRate = () =>
     thresholds: [
       [null, 'green'],
       [0.01, 'orange'],
-      [ALERT_THRESHOLDS.errorRatio.value, 'red'],
+      [c.thresholds.errorRatio, 'red'],
     ],
     queries: [{ expr: ratioOrZero(sum(rate(on(http, serverErrors))), sum(rate(on(http)))), legend: '5xx share' }],
   });
@@ -108,32 +108,6 @@ const queueJobs = () =>
     ],
   });
 
-// Every replica reports the same shared outbox table: `max` across instances, as for the queue.
-const outboxPending = () =>
-  timeseries({
-    title: 'Outbox Pending Messages',
-    width: 12,
-    description:
-      'Messages written with their user in one transaction and not yet handed to the queue. Grows while Redis is down and drains by itself after.',
-    unit: 'short',
-    min: 0,
-    queries: [{ expr: max(on(API_METRICS.outboxMessagesPending.name), ['topic']), legend: '{{topic}}' }],
-  });
-
-const outboxOldestAge = () =>
-  timeseries({
-    title: 'Outbox Oldest Message Age',
-    width: 12,
-    description: 'How long the oldest message has waited to be relayed. The dashed line is the OutboxRelayStalled threshold.',
-    unit: 's',
-    min: 0,
-    thresholds: [
-      [null, 'green'],
-      [ALERT_THRESHOLDS.outboxOldestAgeSeconds.value, 'orange'],
-    ],
-    queries: [{ expr: max(on(API_METRICS.outboxOldestPendingAgeSeconds.name), ['topic']), legend: '{{topic}}' }],
-  });
-
 const queueProcessingRate = () =>
   timeseries({
     title: 'Queue Processing Rate',
@@ -149,7 +123,7 @@ const queueProcessingRate = () =>
 
 const perInstance = (metric: string): string => sum(on(metric), ['instance']);
 
-const heapUsedRatio = () =>
+const heapUsedRatio = (c: MixinConfig) =>
   gauge({
     title: 'Heap Used Ratio',
     description: 'V8 heap used against its hard limit, per instance; the colours follow NodejsHeapNearLimit.',
@@ -158,8 +132,8 @@ const heapUsedRatio = () =>
     max: 1,
     thresholds: [
       [null, 'green'],
-      [ALERT_THRESHOLDS.heapUsedRatioWarning.value, 'orange'],
-      [ALERT_THRESHOLDS.heapUsedRatioCritical.value, 'red'],
+      [c.thresholds.heapUsedRatio.warning, 'orange'],
+      [c.thresholds.heapUsedRatio.critical, 'red'],
     ],
     queries: [
       {
@@ -178,7 +152,7 @@ const uptime = () =>
     queries: [{ expr: `time() - ${max(on(NODE_RUNTIME_METRICS.processStartTimeSeconds), ['instance'])}`, legend: '{{instance}}' }],
   });
 
-const eventLoopLag = () =>
+const eventLoopLag = (c: MixinConfig) =>
   timeseries({
     title: 'Event Loop Lag',
     description:
@@ -188,7 +162,7 @@ const eventLoopLag = () =>
     min: 0,
     thresholds: [
       [null, 'green'],
-      [ALERT_THRESHOLDS.eventLoopLagSeconds.value, 'orange'],
+      [c.thresholds.eventLoopLagSeconds, 'orange'],
     ],
     queries: [
       { expr: max(on(NODE_RUNTIME_METRICS.eventLoopLagP99), ['instance']), legend: '{{instance}} p99' },
@@ -219,7 +193,7 @@ const heapUsedAndLimit = () =>
     ],
   });
 
-const responseTimeByRoute = () =>
+const responseTimeByRoute = (c: MixinConfig) =>
   timeseries({
     title: 'HTTP Response Time P95 / P99',
     description: '95th and 99th percentiles of request duration per route template. The dashed line is the latency SLO bound.',
@@ -227,7 +201,7 @@ const responseTimeByRoute = () =>
     min: 0,
     thresholds: [
       [null, 'green'],
-      [LATENCY_SLO_THRESHOLD_SECONDS, 'red'],
+      [c.objectives.latency.thresholdSeconds, 'red'],
     ],
     legendCalcs: ['mean', 'max'],
     queries: [
@@ -261,33 +235,43 @@ const httpStatusCodes = () =>
     queries: [{ expr: sum(rate(on(http)), ['status_code']), legend: '{{status_code}}' }],
   });
 
-export function nestjsBackendDashboard(): Dashboard {
-  return newDashboard({
+/**
+ * `config` gives the thresholds, the default job, the extensions' panels (after the queue ones)
+ * and the application's own metrics (a row of one panel each, at the end).
+ */
+export function nestjsBackendDashboard(config: MixinConfig = DEFAULT_CONFIG): Dashboard {
+  const context = contextOf(config);
+  const dashboard = newDashboard({
     uid: 'nestjs-backend',
     title: 'NestJS Backend',
     description: 'HTTP, WebSocket, queue and Node.js runtime metrics of the API.',
-    tags: ['nestjs', 'api'],
+    tags: ['nestjs', config.job],
   })
-    .withVariable(jobVariable())
+    .withVariable(jobVariable(config.job))
     .withVariable(instanceVariable())
     .withPanel(httpRequestRate())
-    .withPanel(httpRequestDuration())
+    .withPanel(httpRequestDuration(config))
     .withPanel(totalRequests())
     .withPanel(statusCodesDistribution())
-    .withPanel(errorRate())
+    .withPanel(errorRate(config))
     .withPanel(websocketConnections())
     .withPanel(queueJobs())
-    .withPanel(queueProcessingRate())
-    .withPanel(outboxPending())
-    .withPanel(outboxOldestAge())
+    .withPanel(queueProcessingRate());
+  for (const extension of config.extensions) for (const panel of extension.backendPanels?.(context) ?? []) dashboard.withPanel(panel);
+  dashboard
     .withRow(new RowBuilder('Runtime'))
-    .withPanel(heapUsedRatio())
+    .withPanel(heapUsedRatio(config))
     .withPanel(uptime())
-    .withPanel(eventLoopLag())
+    .withPanel(eventLoopLag(config))
     .withPanel(heapUsedAndLimit())
     .withPanel(activeHandles())
-    .withPanel(responseTimeByRoute())
+    .withPanel(responseTimeByRoute(config))
     .withPanel(dbConnectionPool())
-    .withPanel(httpStatusCodes())
-    .build();
+    .withPanel(httpStatusCodes());
+  const application = applicationMetricPanels(config.applicationMetrics);
+  if (application.length > 0) {
+    dashboard.withRow(new RowBuilder('Application metrics'));
+    for (const panel of application) dashboard.withPanel(panel);
+  }
+  return dashboard.build();
 }

@@ -1,6 +1,7 @@
 import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { DEFAULT_CONFIG, type MixinConfig } from '../../../src/config.js';
 import { jobVariable, newDashboard } from '../dashboard.js';
-import { BURN_RATE_CONDITIONS, errorBudget, SLO_PERIOD, type Slo, SLOS, WATCHDOG_ALERT } from '../objectives.js';
+import { errorBudget, type Slo, slos, WATCHDOG_ALERT } from '../objectives.js';
 import { stat, type Step, table, timeseries } from '../panels.js';
 import { eq, ne, selector } from '../promql.js';
 import { PROMETHEUS_METRICS } from '../scrape-targets.js';
@@ -16,9 +17,6 @@ const JOB = [eq('job', '$job')];
 /** The SLO's bad-request ratio over a window, for the selected job. */
 const badRatio = (slo: Slo, window: Parameters<Slo['badRatio']>[0]): string => selector(slo.badRatio(window), JOB);
 
-/** Burn rates shown on the dashboards: the long window of each alert condition. */
-const BURN_RATE_WINDOWS = BURN_RATE_CONDITIONS.map((condition) => condition.longWindow);
-
 /** Colours for "share of the budget left": gone, nearly gone, fine. */
 const BUDGET_STEPS: readonly Step[] = [
   [null, 'red'],
@@ -26,7 +24,11 @@ const BUDGET_STEPS: readonly Step[] = [
   [0.25, 'green'],
 ];
 
-function sloRow(slo: Slo) {
+function sloRow(slo: Slo, config: MixinConfig) {
+  const SLO_PERIOD = config.objectives.period;
+  const BURN_RATE_CONDITIONS = config.objectives.burnRates;
+  // Burn rates shown on the dashboards: the long window of each alert condition.
+  const BURN_RATE_WINDOWS = BURN_RATE_CONDITIONS.map((condition) => condition.longWindow);
   const budget = errorBudget(slo);
   const budgetRemaining = `1 - ${badRatio(slo, SLO_PERIOD)} / ${budget}`;
   const objective = `${Number((slo.objective * 100).toPrecision(12))} %`;
@@ -130,7 +132,7 @@ const firingAlerts = () =>
     ],
   });
 
-export function sloAlertsDashboard(): Dashboard {
+export function sloAlertsDashboard(config: MixinConfig = DEFAULT_CONFIG): Dashboard {
   const dashboard = newDashboard({
     uid: 'slo-alerts',
     title: 'SLO and alerts',
@@ -139,9 +141,9 @@ export function sloAlertsDashboard(): Dashboard {
   })
     .time({ from: 'now-7d', to: 'now' })
     .refresh('1m')
-    .withVariable(jobVariable());
-  for (const slo of SLOS) {
-    const { row, panels } = sloRow(slo);
+    .withVariable(jobVariable(config.job));
+  for (const slo of slos(config)) {
+    const { row, panels } = sloRow(slo, config);
     dashboard.withRow(row);
     for (const panel of panels) dashboard.withPanel(panel);
   }
