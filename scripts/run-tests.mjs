@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const WORKSPACES = ['packages/observability', 'apps/api', 'monitoring'];
+const WORKSPACES = ['packages/observability', 'apps/api', 'monitoring', 'viewer'];
 
 /** @param {string} dir @returns {string[]} */
 function testFiles(dir) {
