@@ -13,8 +13,12 @@ import { pluginLoader } from './plugins.js';
 
 const muiTheme = getTheme('light');
 const chartsTheme = generateChartsTheme(muiTheme, {});
-// Panels refetch on the dashboard's refresh interval; a refocused tab needs no extra round.
-const queryClient = new QueryClient({ defaultOptions: { queries: { refetchOnWindowFocus: false, retry: 0 } } });
+// Panels refetch on the dashboard's refresh interval; a refocused tab needs no extra round. Every
+// refresh gives the queries a new key (a new time range, variables reloaded); keeping the previous
+// data until the new one arrives stops every panel from blinking to a skeleton each 10 s.
+const queryClient = new QueryClient({
+  defaultOptions: { queries: { refetchOnWindowFocus: false, retry: 0, keepPreviousData: true } },
+});
 
 /** Where the page is: `/` lists the dashboards, `/d/<uid>` opens one (Grafana's URL habit). */
 export function routeOf(pathname: string): { readonly uid?: string } {

@@ -147,7 +147,8 @@ function pluginOf(source: Source): Definition<Record<string, unknown>> {
         kind: 'StatChart',
         spec: optional({
           calculation: 'last-number',
-          format,
+          // A stat is one number with room to spare: 1,023 requests, not 1K.
+          format: format.shortValues ? { ...format, shortValues: false } : format,
           thresholds,
           sparkline: source.options.sparkline ? {} : undefined,
           mappings: mappingsOf(options.mappings),
@@ -158,7 +159,13 @@ function pluginOf(source: Source): Definition<Record<string, unknown>> {
     case 'pie':
       return {
         kind: 'PieChart',
-        spec: { calculation: 'last-number', format, radius: 50, legend: { position: 'right', mode: 'table', values: ['abs', 'relative'] } },
+        // Below, not right as in Grafana: Perses hides a right-hand table legend narrower than 430 px.
+        spec: {
+          calculation: 'last-number',
+          format,
+          radius: 50,
+          legend: { position: 'bottom', mode: 'table', size: 'small', values: ['abs', 'relative'] },
+        },
       };
     case 'table':
       return { kind: 'Table', spec: { density: 'compact', columnSettings: columnsOf(source) } };
