@@ -160,11 +160,12 @@ function pluginOf(source: Source): Definition<Record<string, unknown>> {
       return {
         kind: 'PieChart',
         // Below, not right as in Grafana: Perses hides a right-hand table legend narrower than 430 px.
+        // Shares only: Perses writes the legend's absolute values unformatted (491.2816880…).
         spec: {
           calculation: 'last-number',
           format,
           radius: 50,
-          legend: { position: 'bottom', mode: 'table', size: 'small', values: ['abs', 'relative'] },
+          legend: { position: 'bottom', mode: 'table', size: 'small', values: ['relative'] },
         },
       };
     case 'table':
