@@ -1,7 +1,8 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { PAGE_ENTRY, PUBLIC_DIR } from './paths.js';
 
 /**
  * Bundles the page (src/page, React and the Perses components and plugins) into
@@ -10,10 +11,7 @@ import { build, type Metafile, type Plugin } from 'esbuild';
  *   node viewer/dist/src/build/bundle.js
  */
 
-/** viewer/, from viewer/dist/src/build. */
-const VIEWER_DIR = fileURLToPath(new URL('../../../', import.meta.url));
-export const PAGE_ENTRY = join(VIEWER_DIR, 'src', 'page', 'main.tsx');
-export const PUBLIC_DIR = join(VIEWER_DIR, 'dist', 'public');
+export { PAGE_ENTRY, PUBLIC_DIR };
 
 const INDEX_HTML = `<!doctype html>
 <html lang="en">

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { bundle, PAGE_ENTRY, PUBLIC_DIR } from '../build/bundle.js';
+import { PAGE_ENTRY, PUBLIC_DIR } from '../build/paths.js';
 import { createViewerServer } from './app.js';
 import { defaultDashboardsDir, loadDashboards } from './dashboards.js';
 
@@ -46,6 +46,8 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   // The bundle is made at build time; a checkout that skipped that step, or changed the page since, gets it here.
   if (values.rebundle || bundleIsStale()) {
+    // esbuild and the page's packages are build-time dependencies: loaded only to bundle.
+    const { bundle } = await import('../build/bundle.js');
     const result = await bundle();
     console.log(`bundled the page: ${(result.bytes / 1024 / 1024).toFixed(1)} MiB`);
   }
