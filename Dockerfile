@@ -15,6 +15,7 @@ COPY packages/observability/package.json packages/observability/
 COPY apps/api/package.json apps/api/
 COPY monitoring/package.json monitoring/
 COPY deploy/kubernetes/package.json deploy/kubernetes/
+COPY viewer/package.json viewer/
 RUN npm ci
 
 COPY tsconfig.base.json tsconfig.json ./

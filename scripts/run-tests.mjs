@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const WORKSPACES = ['packages/observability', 'apps/api', 'monitoring', 'deploy/kubernetes', 'scripts', 'bench'];
+const WORKSPACES = ['packages/observability', 'apps/api', 'monitoring', 'deploy/kubernetes', 'viewer', 'scripts', 'bench'];
 /**
  * Where a folder's runnable tests are: compiled ones under dist/tests; plain JS (scripts/) as
  * written; bench/'s unit tests from its small project (bench/tsconfig.unit.json).

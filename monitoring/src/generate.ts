@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { dirname, join } from 'node:path';
 import { contextOf, type MixinConfig, runbookUrl } from './config.js';
 import { DASHBOARDS, renderDashboard } from '../grafana/src/dashboards.js';
+import { renderPersesDashboard } from '../grafana/src/perses/emit.js';
 import { alertGroups, ALERTS_HEADER } from './rules/alerts.js';
 import { isAlert, mergeGroups, type RuleDefinition, type RuleGroup, renderRuleFile } from './rules/model.js';
 import { RECORDING_HEADER, recordingGroups } from './rules/recording.js';
@@ -20,6 +21,8 @@ export const OUTPUT_PATHS = {
   runbookIndex: 'prometheus/rules/RUNBOOK-INDEX.md',
   alertmanager: 'alertmanager/alertmanager.yml',
   dashboardsDir: 'grafana/dashboards',
+  /** The same dashboards as Perses resources, for a Perses server or the native viewer. */
+  persesDashboardsDir: 'perses/dashboards',
   dashboardProvider: 'grafana/provisioning/dashboards/dashboards.yml',
   datasources: 'grafana/provisioning/datasources/datasources.yml',
 } as const;
@@ -69,7 +72,11 @@ export function generateFiles(config: MixinConfig): Map<string, string> {
     [OUTPUT_PATHS.dashboardProvider, renderDashboardProvider(config)],
     [OUTPUT_PATHS.datasources, renderDatasources(config)],
   ]);
-  for (const spec of DASHBOARDS) files.set(`${OUTPUT_PATHS.dashboardsDir}/${spec.file}`, renderDashboard(spec.build(config)));
+  for (const spec of DASHBOARDS) {
+    files.set(`${OUTPUT_PATHS.dashboardsDir}/${spec.file}`, renderDashboard(spec.build(config)));
+    // Built again: the SDK's builders are mutated when placed, so each output starts from fresh panels.
+    files.set(`${OUTPUT_PATHS.persesDashboardsDir}/${spec.file}`, renderPersesDashboard(spec.build(config)));
+  }
   return files;
 }
 
@@ -83,14 +90,15 @@ export interface DriftReport {
 }
 
 function strayDashboards(dir: string, files: ReadonlyMap<string, string>): string[] {
-  const dashboards = join(dir, OUTPUT_PATHS.dashboardsDir);
-  let present: string[];
-  try {
-    present = readdirSync(dashboards).filter((name) => name.endsWith('.json'));
-  } catch {
-    return [];
-  }
-  return present.map((name) => `${OUTPUT_PATHS.dashboardsDir}/${name}`).filter((path) => !files.has(path));
+  return [OUTPUT_PATHS.dashboardsDir, OUTPUT_PATHS.persesDashboardsDir].flatMap((folder) => {
+    let present: string[];
+    try {
+      present = readdirSync(join(dir, folder)).filter((name) => name.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    return present.map((name) => `${folder}/${name}`).filter((path) => !files.has(path));
+  });
 }
 
 function readOrUndefined(path: string): string | undefined {

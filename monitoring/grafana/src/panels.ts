@@ -124,6 +124,30 @@ function configure<B extends CommonPanelBuilder>(builder: B, options: PanelOptio
   return builder;
 }
 
+/**
+ * What a factory was given, kept beside the Grafana panel it built: the Perses emitter
+ * (perses/emit.ts) reads the same definitions instead of translating Grafana's JSON back.
+ */
+export type PanelDefinition =
+  | { readonly kind: 'timeseries'; readonly options: TimeseriesOptions }
+  | { readonly kind: 'stat'; readonly options: StatOptions }
+  | { readonly kind: 'gauge'; readonly options: PanelOptions }
+  | { readonly kind: 'pie'; readonly options: PanelOptions }
+  | { readonly kind: 'table'; readonly options: TableOptions };
+
+// Keyed by the built panel object: the SDK's build() returns the object the dashboard holds.
+const definitions = new WeakMap<object, PanelDefinition>();
+
+function remember<B extends cog.Builder<object>>(builder: B, definition: PanelDefinition): B {
+  definitions.set(builder.build(), definition);
+  return builder;
+}
+
+/** The options a panel of a built dashboard was made from, if a factory of this module made it. */
+export function definitionOf(panel: object): PanelDefinition | undefined {
+  return definitions.get(panel);
+}
+
 const lastValue = (): ReduceDataOptionsBuilder => new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false);
 
 export interface TimeseriesOptions extends PanelOptions {
@@ -150,7 +174,7 @@ export function timeseries(options: TimeseriesOptions): TimeseriesPanelBuilder {
   if (options.thresholds) {
     panel.thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
   }
-  return panel;
+  return remember(panel, { kind: 'timeseries', options });
 }
 
 export interface StatOptions extends PanelOptions {
@@ -159,21 +183,23 @@ export interface StatOptions extends PanelOptions {
 }
 
 export function stat(options: StatOptions): StatPanelBuilder {
-  return configure(new StatPanelBuilder(), { height: 8, width: 6, ...options })
+  const panel = configure(new StatPanelBuilder(), { height: 8, width: 6, ...options })
     .reduceOptions(lastValue())
     .graphMode(options.sparkline ? BigValueGraphMode.Area : BigValueGraphMode.None)
     .colorMode(BigValueColorMode.Value);
+  return remember(panel, { kind: 'stat', options });
 }
 
 export function gauge(options: PanelOptions): GaugePanelBuilder {
-  return configure(new GaugePanelBuilder(), { width: 6, ...options })
+  const panel = configure(new GaugePanelBuilder(), { width: 6, ...options })
     .reduceOptions(lastValue())
     .showThresholdMarkers(true)
     .showThresholdLabels(false);
+  return remember(panel, { kind: 'gauge', options });
 }
 
 export function pieChart(options: PanelOptions): PieChartPanelBuilder {
-  return configure(new PieChartPanelBuilder(), { width: 6, ...options })
+  const panel = configure(new PieChartPanelBuilder(), { width: 6, ...options })
     .reduceOptions(lastValue())
     .pieType(PieChartType.Donut)
     .displayLabels([PieChartLabels.Percent])
@@ -185,6 +211,7 @@ export function pieChart(options: PanelOptions): PieChartPanelBuilder {
         .values([PieChartLegendValues.Value, PieChartLegendValues.Percent])
         .calcs([]),
     );
+  return remember(panel, { kind: 'pie', options });
 }
 
 export interface TableOptions extends PanelOptions {
@@ -195,7 +222,7 @@ export interface TableOptions extends PanelOptions {
 export function table(options: TableOptions): TablePanelBuilder {
   const panel = configure(new TablePanelBuilder(), options, true);
   for (const transformation of options.transformations ?? []) panel.withTransformation(transformation);
-  return panel;
+  return remember(panel, { kind: 'table', options });
 }
 
 /** Maps 1/0 (`up`, `pg_up`, `redis_up`) to UP/DOWN in green/red. */

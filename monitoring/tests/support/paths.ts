@@ -10,3 +10,6 @@ export const GRAFANA_SOURCE_DIR = join(GRAFANA_DIR, 'src');
 /** The mixin's config and the generators of rules, routing and runbook index. */
 export const MIXIN_SOURCE_DIR = join(MONITORING_DIR, 'src');
 export const DOCKERFILE = join(REPO_ROOT, 'Dockerfile');
+
+/** The committed Perses dashboards (generated with the Grafana ones by `npm run monitoring:generate`). */
+export const PERSES_DASHBOARDS_DIR = join(MONITORING_DIR, 'perses', 'dashboards');

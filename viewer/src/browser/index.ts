@@ -1,0 +1,2 @@
+export * from './chromium.js';
+export * from './panels.js';
