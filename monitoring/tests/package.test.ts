@@ -88,7 +88,7 @@ describe('the packed @obsnest/monitoring', () => {
 
   it('names the given job everywhere and never job api', () => {
     const files = filesUnder(out);
-    assert.equal(files.length, 9);
+    assert.equal(files.length, 12, 'rules, alerts, runbook index, routing, 2 provisioning files, 3 Grafana and 3 Perses dashboards');
     for (const file of files) assert.doesNotMatch(readFileSync(file, 'utf8'), /job="api"|job!~"api|"api"/, file);
     const recording = readFileSync(join(out, 'prometheus/rules/recording.yml'), 'utf8');
     assert.ok(recording.split('job="payments"').length > 40);
