@@ -241,6 +241,33 @@ async function plan(settings) {
     note: `targets ${http(loopback, settings.prometheusPort, '/targets')}, alerts ${http(loopback, settings.prometheusPort, '/alerts')}`,
   });
 
+  // The Perses dashboards, drawn by the native viewer; it proxies /api/v1 to Prometheus, which stays on loopback.
+  if (!binBuilt('@obsnest/dashboards-viewer', 'obsnest-dashboards'))
+    throw new StackError('the dashboard viewer is not built: run `npm run up` (it builds first) or `npx tsc -b`');
+  const viewerArgv = [
+    process.execPath,
+    binPath('@obsnest/dashboards-viewer', 'obsnest-dashboards'),
+    '--host',
+    loopback,
+    '--port',
+    String(settings.dashboardsPort),
+    '--prometheus-url',
+    http(loopback, settings.prometheusPort),
+    // Perses derives $__rate_interval from it, as Grafana does from the datasource's.
+    '--scrape-interval',
+    '15s',
+  ];
+  planned.push({
+    name: 'dashboards',
+    argv: viewerArgv,
+    env: baseEnv(),
+    fingerprint: sha256(viewerArgv),
+    url: http(loopback, settings.dashboardsPort, '/d/nestjs-backend'),
+    readyUrl: http(loopback, settings.dashboardsPort, '/healthz'),
+    ports: [{ variable: 'DASHBOARDS_PORT', host: loopback, port: settings.dashboardsPort }],
+    note: `index ${http(loopback, settings.dashboardsPort, '/')}`,
+  });
+
   // Every port once: two services on one port would make the second fail obscurely.
   /** @type {Map<number, string>} */
   const byPort = new Map();

@@ -136,6 +136,13 @@ export const STACK_ENV = /** @type {const} @satisfies {Record<string, StackVaria
     usedBy: ['stack', 'compose'],
     schema: port(9090),
   },
+  DASHBOARDS_PORT: {
+    category: 'Monitoring services',
+    requirement: 'optional',
+    description: 'Port of the native dashboard viewer (the Perses dashboards; Grafana has this port in compose).',
+    usedBy: ['stack'],
+    schema: port(3001),
+  },
   PROMETHEUS_RETENTION: {
     category: 'Monitoring services',
     requirement: 'optional',

@@ -24,6 +24,7 @@ const localAddress = (/** @type {string} */ host) => (host === '0.0.0.0' || host
  * @property {string} prometheusRetention
  * @property {number} alertmanagerPort
  * @property {number} grafanaPort
+ * @property {number} dashboardsPort
  * @property {number} nodeExporterPort
  * @property {number} postgresExporterPort
  * @property {number} redisExporterPort
@@ -69,6 +70,7 @@ export function loadStackSettings(root, env = process.env) {
     prometheusRetention: /** @type {string} */ (s.PROMETHEUS_RETENTION),
     alertmanagerPort: /** @type {number} */ (s.ALERTMANAGER_PORT),
     grafanaPort: /** @type {number} */ (s.GRAFANA_PORT),
+    dashboardsPort: /** @type {number} */ (s.DASHBOARDS_PORT),
     nodeExporterPort: /** @type {number} */ (s.NODE_EXPORTER_PORT),
     postgresExporterPort: /** @type {number} */ (s.POSTGRES_EXPORTER_PORT),
     redisExporterPort: /** @type {number} */ (s.REDIS_EXPORTER_PORT),
