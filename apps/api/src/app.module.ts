@@ -7,6 +7,7 @@ import { ErrorFilter } from './http/errors.js';
 import { writeRateLimit } from './http/rate-limit.js';
 import { InfrastructureModule } from './infrastructure.module.js';
 import { accessLogger } from './logging/logger.js';
+import { OpenApiModule } from './openapi/openapi.module.js';
 import { UserEvents } from './realtime/user-events.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersRepository } from './users/users.repository.js';
@@ -29,6 +30,7 @@ export class AppModule {
           onRequestFinished: accessLogger(logger.child({ component: 'http' })),
         }),
         InfrastructureModule.forRoot(config, logger),
+        OpenApiModule.forRoot(config),
         ...rateLimit.imports,
       ],
       controllers: [UsersController],
