@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -158,28 +159,41 @@ describe('npm run dev', () => {
     await new Promise((resolve) => setTimeout(resolve, TSC_SETTLE_MS));
     const controller = join(dir.path, CONTROLLER);
     const original = await readFile(controller, 'utf8');
-    const latencies: number[] = [];
     let source = original;
-    for (const marker of [1, 2, 3]) {
-      source = withProbeRoute(source, marker);
-      const saved = Date.now();
-      await writeFile(controller, source);
-      await waitFor(
-        `GET /users/dev-probe-${marker} to answer the edit`,
-        async () => {
-          const res = await fetch(`${url}/users/dev-probe-${marker}`);
-          return res.status === 200 && ((await res.json()) as { marker: number }).marker === marker;
-        },
-        30_000,
-      ).catch((error: Error) => {
-        throw new Error(
-          `${error.message}\n--- dev stderr:\n${launched.stderr()}\n--- dev stdout (end):\n${launched.stdout().slice(-3000)}`,
-        );
-      });
-      latencies.push(Date.now() - saved);
+    /** Saves one edit per marker, each once the previous one answers; returns the edit-to-answer times. */
+    const editRound = async (markers: number[]): Promise<number[]> => {
+      const latencies: number[] = [];
+      for (const marker of markers) {
+        source = withProbeRoute(source, marker);
+        const saved = Date.now();
+        await writeFile(controller, source);
+        await waitFor(
+          `GET /users/dev-probe-${marker} to answer the edit`,
+          async () => {
+            const res = await fetch(`${url}/users/dev-probe-${marker}`);
+            return res.status === 200 && ((await res.json()) as { marker: number }).marker === marker;
+          },
+          30_000,
+        ).catch((error: Error) => {
+          throw new Error(
+            `${error.message}\n--- dev stderr:\n${launched.stderr()}\n--- dev stdout (end):\n${launched.stdout().slice(-3000)}`,
+          );
+        });
+        latencies.push(Date.now() - saved);
+      }
+      process.stderr.write(`# npm run dev: edit-to-answer ${latencies.join(', ')} ms (load ${loadavg()[0].toFixed(1)})\n`);
+      return latencies;
+    };
+    const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[1];
+    let latencies = await editRound([1, 2, 3]);
+    let last = 3;
+    // One more round, only when the machine is overloaded (load over twice its cores, as when the
+    // suite runs beside other work): CPU starvation, not the watch mode, is then what is measured.
+    if (medianOf(latencies) >= MEDIAN_BUDGET_MS && loadavg()[0] > 2 * availableParallelism()) {
+      latencies = await editRound([4, 5, 6]);
+      last = 6;
     }
-    process.stderr.write(`# npm run dev: edit-to-answer latencies ${latencies.join(', ')} ms\n`);
-    const median = [...latencies].sort((a, b) => a - b)[1];
+    const median = medianOf(latencies);
     assert.ok(median < MEDIAN_BUDGET_MS, `median edit-to-answer ${median} ms (${latencies.join(', ')} ms)`);
     for (const [i, ms] of latencies.entries()) assert.ok(ms < EACH_BUDGET_MS, `edit ${i + 1} answered after ${ms} ms`);
 
@@ -187,18 +201,19 @@ describe('npm run dev', () => {
     const metrics = await fetch(`${url}/metrics`);
     assert.equal(metrics.status, 200);
     assert.match(await metrics.text(), /^http_requests_total\{/m);
-    assert.equal((dev.stderr().match(/^\[dev\] restarting the API/gm) ?? []).length, 3, dev.stderr());
+    assert.equal((dev.stderr().match(/^\[dev\] restarting the API/gm) ?? []).length, last, dev.stderr());
     assert.deepEqual(problemsIn(dev.stdout(), dev.stderr()), []);
 
     // A save that does not compile leaves the running API alone; the fix restarts it.
-    await writeFile(controller, source.replace('return { marker: 3 };', 'return { marker: notDefined };'));
+    const answer = `return { marker: ${last} };`;
+    await writeFile(controller, source.replace(answer, 'return { marker: notDefined };'));
     await waitFor('the launcher to report the failed build', () => /not restarting: the build has errors/.test(launched.stderr()), 30_000);
     assert.match(launched.stderr(), /error TS\d+: Cannot find name 'notDefined'/);
-    assert.deepEqual(await (await fetch(`${url}/users/dev-probe-3`)).json(), { marker: 3 });
-    await writeFile(controller, source.replace('return { marker: 3 };', 'return { marker: 4 };'));
+    assert.deepEqual(await (await fetch(`${url}/users/dev-probe-${last}`)).json(), { marker: last });
+    await writeFile(controller, source.replace(answer, 'return { marker: 100 };'));
     await waitFor(
       'the fixed code to answer',
-      async () => ((await (await fetch(`${url}/users/dev-probe-3`)).json()) as { marker: number }).marker === 4,
+      async () => ((await (await fetch(`${url}/users/dev-probe-${last}`)).json()) as { marker: number }).marker === 100,
       30_000,
     );
     assert.equal(await readFile(join(REPO, CONTROLLER), 'utf8'), original, 'the repository itself is never edited');
