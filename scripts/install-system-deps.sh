@@ -11,7 +11,8 @@ command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporte
 command -v prometheus-postgres-exporter >/dev/null || need+=(prometheus-postgres-exporter)
 command -v prometheus-redis-exporter >/dev/null || need+=(prometheus-redis-exporter)
 command -v docker-compose >/dev/null || need+=(docker-compose)
-# The browser tests drive this Chromium (never one a tool downloads); replicas sit behind HAProxy.
+# The browser tests (dashboards, Swagger UI at /docs) drive this Chromium (never one a tool downloads);
+# replicas sit behind HAProxy.
 command -v chromium >/dev/null || need+=(chromium)
 command -v haproxy >/dev/null || need+=(haproxy)
 if [ ${#need[@]} -eq 0 ]; then

@@ -8,6 +8,7 @@ import { writeRateLimit } from './http/rate-limit.js';
 import { InfrastructureModule } from './infrastructure.module.js';
 import { accessLogger } from './logging/logger.js';
 import { API_METRICS } from './metrics.js';
+import { OpenApiModule } from './openapi/openapi.module.js';
 import { UserEvents } from './realtime/user-events.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersRepository } from './users/users.repository.js';
@@ -32,6 +33,7 @@ export class AppModule {
           onRequestFinished: accessLogger(logger.child({ component: 'http' })),
         }),
         InfrastructureModule.forRoot(config, logger),
+        OpenApiModule.forRoot(config),
         ...rateLimit.imports,
       ],
       controllers: [UsersController],

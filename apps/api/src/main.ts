@@ -5,6 +5,7 @@ import { HealthRegistry } from '@obsnest/observability';
 import { createApp } from './app.js';
 import { type Config, ConfigError, loadConfig, redactedConfig } from './config/config.js';
 import { createLogger } from './logging/logger.js';
+import { terminalDestination } from './logging/terminal.js';
 import { APP_VERSION } from './version.js';
 
 function configOrExit(): Config {
@@ -20,7 +21,7 @@ function configOrExit(): Config {
 
 async function main(): Promise<void> {
   const config = configOrExit();
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = createLogger(config.LOG_LEVEL, terminalDestination(config.NODE_ENV));
   logger.info({ version: APP_VERSION, node: process.version, config: redactedConfig(config) }, 'starting');
 
   const app = await createApp(config, logger).catch((error: unknown) => {

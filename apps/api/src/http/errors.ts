@@ -1,21 +1,21 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { requestIdOf } from '@obsnest/observability';
+import { z } from 'zod';
 import { DatabaseUnavailableError } from '../database/database.js';
 
-export interface FieldProblem {
-  readonly field: string;
-  readonly message: string;
-}
+export const fieldProblemSchema = z.object({ field: z.string(), message: z.string() });
+export type FieldProblem = Readonly<z.output<typeof fieldProblemSchema>>;
 
-/** Every error body has this shape, whatever raised it. */
-export interface ErrorBody {
-  statusCode: number;
-  error: string;
-  message: string;
-  details?: FieldProblem[];
-  requestId?: string;
-}
+/** Every error body has this shape, whatever raised it (and the OpenAPI document says so from here). */
+export const errorBodySchema = z.object({
+  statusCode: z.int(),
+  error: z.string(),
+  message: z.string(),
+  details: z.array(fieldProblemSchema).optional().meta({ description: 'each invalid field (400 only)' }),
+  requestId: z.uuid().optional().meta({ description: 'the x-request-id response header, also in the log lines of the request' }),
+});
+export type ErrorBody = z.output<typeof errorBodySchema>;
 
 export class ValidationFailed extends HttpException {
   constructor(readonly problems: FieldProblem[]) {

@@ -30,7 +30,8 @@ function unstorableText(value: unknown): FieldProblem[] {
 /** Validates one request part with a zod schema; a failure is a 400 naming each field. */
 export class ZodPipe<S extends z.ZodType> implements PipeTransform<unknown, z.output<S>> {
   constructor(
-    private readonly schema: S,
+    /** Public for the OpenAPI document, which describes each route's input from it. */
+    readonly schema: S,
     /** Field name for a schema of a single value (a path parameter). */
     private readonly field?: string,
   ) {}

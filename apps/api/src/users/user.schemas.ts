@@ -22,18 +22,25 @@ export const listUsersSchema = z.object({
     .min(1, { error: 'expected at least 1' })
     .max(100, { error: 'expected at most 100' })
     .default(20),
-  cursor: z.string().max(200, { error: 'cursor too long' }).optional(),
+  cursor: z
+    .string()
+    .max(200, { error: 'cursor too long' })
+    .optional()
+    .meta({ description: "the previous page's `nextCursor`; omitted for the first page" }),
 });
 export type ListUsers = z.output<typeof listUsersSchema>;
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  createdAt: string;
-}
+/** What the API answers; the OpenAPI document's response schemas come from these. */
+export const userSchema = z.object({
+  id: z.uuid(),
+  email: z.email(),
+  name: z.string(),
+  createdAt: z.iso.datetime().meta({ description: 'ISO 8601, UTC' }),
+});
+export type User = z.output<typeof userSchema>;
 
-export interface UserPage {
-  data: User[];
-  nextCursor: string | null;
-}
+export const userPageSchema = z.object({
+  data: z.array(userSchema),
+  nextCursor: z.string().nullable().meta({ description: 'pass as `cursor` for the next page; null on the last page' }),
+});
+export type UserPage = z.output<typeof userPageSchema>;
