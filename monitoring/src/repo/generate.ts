@@ -7,7 +7,8 @@ import { API_CONFIG } from './api.js';
  * Regenerates this repository's committed monitoring files (job `api`) under monitoring/, or with
  * `--check` reports the files that differ (exit code 1), for CI:
  *
- *   npm run monitoring:generate [-- --check]
+ *   npm run monitoring:generate      (writes, then regenerates deploy/kubernetes' copies)
+ *   node monitoring/dist/src/repo/generate.js --check
  */
 
 export const repoFiles = (): Map<string, string> => generateFiles(API_CONFIG);
