@@ -1,14 +1,27 @@
 // @ts-check
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const repo = fileURLToPath(new URL('../../', import.meta.url));
 const isRoot = process.getuid?.() === 0;
+
+/**
+ * The two scripts under test, copied to a folder every user can read: the clone these tests run in
+ * may sit in a private directory (mktemp's 0700) that the unprivileged user cannot enter.
+ */
+const root = mkdtempSync(join(tmpdir(), 'obsnest-setup-'));
+chmodSync(root, 0o755);
+mkdirSync(join(root, 'scripts'), { mode: 0o755 });
+for (const file of ['scripts/install-system-deps.sh', 'scripts/ensure-deps.mjs']) {
+  copyFileSync(join(repo, file), join(root, file));
+  chmodSync(join(root, file), 0o644);
+}
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 const which = (/** @type {string} */ tool) => spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
 
 /**

@@ -2,7 +2,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { PAGE_ENTRY, PUBLIC_DIR } from './paths.js';
+import { bundleIsStale, PAGE_ENTRY, PUBLIC_DIR } from './paths.js';
 
 /**
  * Bundles the page (src/page, React and the Perses components and plugins) into
@@ -79,7 +79,13 @@ export async function bundle(outDir: string = PUBLIC_DIR): Promise<BundleResult>
   return { dir: outDir, bytes: size, metafile: result.metafile };
 }
 
+// `npm run bundle -w @obsnest/dashboards-viewer [-- --force]`: run by `npm test` and `npm run up`
+// after the build, so the viewer starts at once; a bundle newer than the page's sources is kept.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const result = await bundle();
-  console.log(`bundled ${result.dir}: app.js ${(result.bytes / 1024 / 1024).toFixed(2)} MiB`);
+  if (!process.argv.includes('--force') && !bundleIsStale()) {
+    console.log(`the page bundle in ${PUBLIC_DIR} is up to date`);
+  } else {
+    const result = await bundle();
+    console.log(`bundled ${result.dir}: app.js ${(result.bytes / 1024 / 1024).toFixed(2)} MiB`);
+  }
 }

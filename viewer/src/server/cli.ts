@@ -1,7 +1,5 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PAGE_ENTRY, PUBLIC_DIR } from '../build/paths.js';
+import { bundleIsStale, PUBLIC_DIR } from '../build/paths.js';
 import { createViewerServer } from './app.js';
 import { defaultDashboardsDir, loadDashboards } from './dashboards.js';
 
@@ -10,16 +8,6 @@ const USAGE = `usage: obsnest-dashboards [--port 3001] [--host 127.0.0.1] [--pro
 
 Serves the Perses dashboards (default: those committed in @obsnest/monitoring) at http://HOST:PORT/,
 one at /d/<uid>, proxies /api/v1/* to Prometheus, and answers GET /healthz with 200 once listening.`;
-
-/** No bundle yet, or one older than a source file of the page. */
-function bundleIsStale(): boolean {
-  const index = join(PUBLIC_DIR, 'index.html');
-  if (!existsSync(index)) return true;
-  const pageDir = join(PAGE_ENTRY, '..');
-  if (!existsSync(pageDir)) return false;
-  const built = statSync(index).mtimeMs;
-  return readdirSync(pageDir).some((file) => statSync(join(pageDir, file)).mtimeMs > built);
-}
 
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
