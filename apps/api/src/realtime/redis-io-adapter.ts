@@ -15,7 +15,7 @@ type IoOptions = Parameters<IoAdapter['createIOServer']>[1];
  *
  * Realtime events are best effort: while Redis is down each instance still reaches its own clients,
  * and the adapter's publishes fail. It does not handle those rejections itself, and an unhandled
- * rejection ends a Node process, so `publish` is wrapped to log them instead.
+ * rejection ends a Node process, so `publish` and the (un)subscribe commands are wrapped to log them instead.
  */
 export class RedisIoAdapter extends IoAdapter {
   private readonly clients: Redis[] = [];
@@ -42,6 +42,16 @@ export class RedisIoAdapter extends IoAdapter {
         this.log.warn({ err: error.message }, 'Socket.IO event not relayed to the other instances');
         return 0;
       });
+    // The adapter (un)subscribes without handling a rejection either: while Redis is unreachable the
+    // commands wait in the offline queue, and closing the client rejects them ("Connection is closed.").
+    for (const method of ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'] as const) {
+      const subscribe = sub[method].bind(sub) as (...channels: string[]) => Promise<unknown>;
+      (sub as unknown as Record<typeof method, typeof subscribe>)[method] = (...channels) =>
+        subscribe(...channels).catch((error: Error) => {
+          this.log.debug({ err: error.message, channels }, 'Socket.IO Redis subscription change not made');
+          return 0;
+        });
+    }
     server.adapter(createAdapter(pub, sub, { key: `${this.redis.prefix}:socket.io` }) as unknown as Parameters<IoServer['adapter']>[0]);
     return server;
   }
