@@ -276,7 +276,7 @@ export const ENV = {
     requirement: 'optional',
     description:
       'otlp turns tracing on (OpenTelemetry SDK, spans exported over OTLP/HTTP); none (the default) loads no SDK and records no span.',
-    usedBy: ['api'],
+    usedBy: ['api', 'compose'],
     example: 'none',
     schema: z.enum(['none', 'otlp'], { error: 'expected none or otlp' }).default('none'),
   },
@@ -310,7 +310,7 @@ export const ENV = {
     requirement: 'optional',
     description:
       'Which traces are kept: parentbased_traceidratio with OTEL_TRACES_SAMPLER_ARG=0.01 keeps 1 % (and follows an incoming traceparent); always_on, always_off, traceidratio, parentbased_always_on (default), parentbased_always_off.',
-    usedBy: ['api'],
+    usedBy: ['api', 'compose'],
     schema: z
       .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'], {
         error: 'expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio',
@@ -321,7 +321,7 @@ export const ENV = {
     category: 'Monitoring',
     requirement: 'optional',
     description: 'Sampling ratio of the traceidratio samplers, between 0 and 1.',
-    usedBy: ['api'],
+    usedBy: ['api', 'compose'],
     schema: z.coerce
       .number({ error: 'expected a number between 0 and 1' })
       .min(0, { error: 'expected a number between 0 and 1' })
