@@ -66,7 +66,9 @@ interface Running {
   api: SpawnedApi;
   url: string;
   metricsUrl: string;
-  stop(): Promise<void>;
+  env: Record<string, string>;
+  /** `keepData`: leave the database for a next instance (a restart). */
+  stop(keepData?: boolean): Promise<void>;
 }
 
 async function startTracedApi(receiver: OtlpReceiver, smtp: TestSmtp, extra: Record<string, string>): Promise<Running> {
@@ -89,10 +91,11 @@ async function startTracedApi(receiver: OtlpReceiver, smtp: TestSmtp, extra: Rec
     api,
     url: `http://127.0.0.1:${port}`,
     metricsUrl: `127.0.0.1:${port}`,
-    async stop() {
+    env,
+    async stop(keepData = false) {
       api.child.kill('SIGTERM');
       await api.exited;
-      await cleanup();
+      if (!keepData) await cleanup();
     },
   };
 }
@@ -194,6 +197,59 @@ describe('tracing: one sign-up, one trace, its exemplars and its log lines', () 
     } finally {
       await prometheus.close();
       await running.stop();
+    }
+  });
+
+  it('a sign-up during a Redis outage, relayed by the next instance after a restart, is still one trace', async () => {
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const first = await startTracedApi(receiver, smtp, { OTEL_TRACES_EXPORTER: 'otlp', REDIS_URL: deadRedis });
+    let database: Record<string, string> = {};
+    let serverSpan: ReceivedSpan | undefined;
+    const email = `outage-${Date.now()}@example.com`;
+    try {
+      assert.equal((await postJson(`${first.url}/users`, { email, name: 'Outage' })).status, 201, 'the sign-up needs no Redis');
+      serverSpan = await waitFor(
+        'the server span',
+        () =>
+          receiver.spans.find(
+            (s) =>
+              s.name === 'POST /users' &&
+              s.service === 'obsnest-api' &&
+              !receiver.spans.some((o) => o.traceId === s.traceId && o.name === 'smtp send'),
+          ),
+        10_000,
+      );
+      database = { DATABASE_URL: first.env.DATABASE_URL as string, QUEUE_PREFIX: first.env.QUEUE_PREFIX as string };
+    } finally {
+      await first.stop(true);
+    }
+    const traceId = serverSpan.traceId;
+    assert.ok(!receiver.spans.some((s) => s.traceId === traceId && s.name === 'email process'), 'no job while Redis is down');
+    const sent = smtp.received.length;
+    const second = await startTracedApi(receiver, smtp, { OTEL_TRACES_EXPORTER: 'otlp', ...database });
+    try {
+      await waitFor(
+        'the welcome email, after the restart',
+        () => (smtp.received.slice(sent).some((m) => m.to.includes(email)) ? true : undefined),
+        20_000,
+      );
+      const send = await waitFor(
+        'the SMTP span in the sign-up trace',
+        () => receiver.spans.find((s) => s.traceId === traceId && s.name === 'smtp send'),
+        10_000,
+      );
+      const spans = receiver.spans.filter((s) => s.traceId === traceId);
+      const byId = new Map(spans.map((s) => [s.spanId, s]));
+      const handler = spans.find((s) => s.name === 'UsersController.create');
+      assert.ok(handler);
+      const relays = spans.filter((s) => s.name === 'outbox relay email.welcome');
+      assert.ok(relays.length >= 2, 'failed hand-overs during the outage, then the one that worked, all in the trace');
+      for (const relay of relays) assert.equal(relay.parentSpanId, handler.spanId, 'every hand-over continues the request');
+      const job = byId.get(send.parentSpanId);
+      assert.equal(job?.name, 'email process');
+      assert.equal(byId.get(job?.parentSpanId ?? '')?.name, 'outbox relay email.welcome', 'the job under the hand-over that queued it');
+    } finally {
+      await second.stop();
     }
   });
 
