@@ -71,9 +71,15 @@ interface Running {
   stop(keepData?: boolean): Promise<void>;
 }
 
-async function startTracedApi(receiver: OtlpReceiver, smtp: TestSmtp, extra: Record<string, string>): Promise<Running> {
+async function startTracedApi(
+  receiver: OtlpReceiver,
+  smtp: TestSmtp,
+  extra: Record<string, string>,
+  backends: 'real' | 'embedded' = 'real',
+  adapter: 'express' | 'fastify' = 'express',
+): Promise<Running> {
   const port = await freePort();
-  const { env, cleanup } = await isolatedEnv('real', 'express', {
+  const { env, cleanup } = await isolatedEnv(backends, adapter, {
     PORT: String(port),
     LOG_LEVEL: 'info',
     SMTP_URL: smtp.url,
@@ -196,6 +202,51 @@ describe('tracing: one sign-up, one trace, its exemplars and its log lines', () 
       );
     } finally {
       await prometheus.close();
+      await running.stop();
+    }
+  });
+
+  it('PGlite, the in-process queue and Fastify: the same tree, the queries traced through the same Database port', async () => {
+    const running = await startTracedApi(
+      receiver,
+      smtp,
+      { OTEL_TRACES_EXPORTER: 'otlp', OTEL_SERVICE_NAME: 'api-embedded' },
+      'embedded',
+      'fastify',
+    );
+    try {
+      const res = await postJson(`${running.url}/users`, { email: `pglite-${Date.now()}@example.com`, name: 'Embedded' });
+      assert.equal(res.status, 201);
+      const id = ((await res.json()) as { id: string }).id;
+      assert.equal((await fetch(`${running.url}/users/${id}`)).status, 200);
+      const server = await waitFor(
+        'the server span',
+        () => receiver.spans.find((s) => s.service === 'api-embedded' && s.name === 'POST /users'),
+        10_000,
+      );
+      const send = await waitFor(
+        'the SMTP span',
+        () => receiver.spans.find((s) => s.traceId === server.traceId && s.name === 'smtp send'),
+        15_000,
+      );
+      const spans = receiver.spans.filter((s) => s.traceId === server.traceId);
+      const byId = new Map(spans.map((s) => [s.spanId, s]));
+      const handler = spans.find((s) => s.name === 'UsersController.create');
+      assert.equal(handler?.parentSpanId, server.spanId);
+      const insert = spans.find((s) => s.name === 'INSERT users');
+      assert.equal(insert?.parentSpanId, handler?.spanId);
+      assert.equal(insert?.attributes['db.system.name'], 'pglite');
+      const job = byId.get(send.parentSpanId);
+      assert.equal(job?.name, 'email process');
+      assert.equal(byId.get(job?.parentSpanId ?? '')?.name, 'outbox relay email.welcome');
+      const get = await waitFor(
+        'the GET span',
+        () => receiver.spans.find((s) => s.service === 'api-embedded' && s.name === 'GET /users/:id'),
+        10_000,
+      );
+      assert.equal(get.attributes['http.route'], '/users/:id', 'named by the route template, not the URL');
+      assert.ok(receiver.spans.some((s) => s.traceId === get.traceId && s.name === 'UsersController.get'));
+    } finally {
       await running.stop();
     }
   });
