@@ -107,7 +107,9 @@ async function main(): Promise<void> {
       baseline: s.id === 'tracing-off' ? '' : 'tracing-off',
     }));
     const rounds = Number(values.rounds);
-    log(`${values.adapter}: ${VARIANTS.length} API processes, ${rounds} interleaved rounds of ${values.seconds}s after ${values.warmup}s warm-up`);
+    log(
+      `${values.adapter}: ${VARIANTS.length} API processes, ${rounds} interleaved rounds of ${values.seconds}s after ${values.warmup}s warm-up`,
+    );
     const summaries = await interleave(targets, {
       rounds,
       seconds: Number(values.seconds),
@@ -139,7 +141,8 @@ async function main(): Promise<void> {
   }
 }
 
-const pct = (ratio: number | undefined) => (ratio === undefined ? '—' : `${ratio >= 1 ? '+' : '−'}${Math.abs((ratio - 1) * 100).toFixed(1)} %`);
+const pct = (ratio: number | undefined) =>
+  ratio === undefined ? '—' : `${ratio >= 1 ? '+' : '−'}${Math.abs((ratio - 1) * 100).toFixed(1)} %`;
 
 function render(
   summaries: TargetSummary[],

@@ -289,7 +289,7 @@ describe('Grafana provisioning', () => {
     assert.equal(toLogs.datasourceUid, 'loki');
     assert.match(toLogs.query, /trace_id="\$\$\{__span\.traceId\}"/, 'the trace id, $$-escaped from provisioning interpolation');
     assert.equal(byUid.loki?.type, 'loki');
-    const [derived] = byUid.loki?.jsonData?.derivedFields as { matcherRegex: string; datasourceUid: string }[];
+    const [derived] = (byUid.loki?.jsonData?.derivedFields ?? []) as { matcherRegex: string; datasourceUid: string }[];
     assert.equal(derived?.datasourceUid, 'jaeger');
     const line = JSON.stringify({ level: 30, msg: 'request', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_id: '00f067aa0ba902b7' });
     assert.equal(
