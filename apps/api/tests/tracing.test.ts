@@ -151,6 +151,12 @@ describe('tracing: one sign-up, one trace, its exemplars and its log lines', () 
         assert.equal(insert.kind, 3, 'CLIENT');
         assert.equal(insert.attributes['db.system.name'], 'postgresql');
       }
+      const emit = spans.find((s) => s.attributes['messaging.system'] === 'socket.io');
+      assert.equal(
+        emit?.parentSpanId,
+        handler.spanId,
+        `the Socket.IO emit under the handler; spans: ${spans.map((s) => s.name).join(', ')}`,
+      );
       const relay = one('outbox relay email.welcome');
       assert.equal(relay.parentSpanId, handler.spanId, 'the relay continues the request that wrote the row');
       assert.equal(relay.kind, 4, 'PRODUCER');
