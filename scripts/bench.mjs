@@ -4,6 +4,7 @@
 // other metrics libraries): on first use this installs bench/'s own dependencies into
 // bench/node_modules, builds it (with the API and the library it measures), then runs its bin.
 //   node scripts/bench.mjs run [bench options]    node scripts/bench.mjs soak [soak options]
+//   node scripts/bench.mjs tracing [--rounds N --seconds N --adapter express|fastify]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,11 +13,11 @@ import { binPath } from './lib/packages.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bench = join(root, 'bench');
-const BINS = { run: 'obsnest-bench', soak: 'obsnest-soak' };
+const BINS = { run: 'obsnest-bench', soak: 'obsnest-soak', tracing: 'obsnest-bench-tracing' };
 
 const [command, ...args] = process.argv.slice(2);
-if (command !== 'run' && command !== 'soak') {
-  console.error('usage: node scripts/bench.mjs run|soak [options]');
+if (command !== 'run' && command !== 'soak' && command !== 'tracing') {
+  console.error('usage: node scripts/bench.mjs run|soak|tracing [options]');
   process.exit(64);
 }
 

@@ -67,6 +67,8 @@ export function prometheusCommand(flags: PrometheusFlags): Command {
       ...(flags.retention ? [`--storage.tsdb.retention.time=${flags.retention}`] : []),
       `--web.listen-address=${address(flags.host, flags.port)}`,
       `--web.external-url=http://${address(flags.host, flags.port)}/`,
+      // Keeps the trace_id exemplars the API serves in OpenMetrics (/api/v1/query_exemplars, Grafana).
+      '--enable-feature=exemplar-storage',
       ...(flags.enableLifecycle ? ['--web.enable-lifecycle'] : []),
       ...(flags.logLevel ? [`--log.level=${flags.logLevel}`] : []),
     ],

@@ -146,6 +146,13 @@ export interface GrafanaSettings {
   readonly folderUid: string;
   /** The longest scrape interval: `$__rate_interval` is at least four of these. */
   readonly scrapeInterval: string;
+  /**
+   * Jaeger's query URL, when the app is traced: a Jaeger datasource, and the latency panels'
+   * trace_id exemplars open their traces there. null: no tracing datasources.
+   */
+  readonly jaegerUrl: string | null;
+  /** Loki's URL, when the app's logs are shipped there (with `trace_id` in each line): logs ⇄ traces links. */
+  readonly lokiUrl: string | null;
 }
 
 /** What an extension's builders get: the resolved config and the job's matcher. */
@@ -312,6 +319,8 @@ export const DEFAULT_CONFIG: MixinConfig = {
     folder: 'ObsNest',
     folderUid: 'obsnest',
     scrapeInterval: '15s',
+    jaegerUrl: null,
+    lokiUrl: null,
   },
   applicationMetrics: [],
   extensions: [],

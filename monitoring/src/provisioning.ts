@@ -30,6 +30,57 @@ export function renderDashboardProvider(config: MixinConfig): string {
   return doc.toString({ indentSeq: true });
 }
 
+/**
+ * Jaeger and Loki, linked both ways: from a span to the job's log lines of its trace (a minute either
+ * side), and from a log line's `trace_id` to its trace. Each only when its URL is configured.
+ */
+function tracingDatasources(config: MixinConfig): object[] {
+  const g = config.grafana;
+  const jaeger = g.jaegerUrl && {
+    name: 'Jaeger',
+    uid: 'jaeger',
+    type: 'jaeger',
+    access: 'proxy',
+    url: g.jaegerUrl,
+    editable: false,
+    jsonData: g.lokiUrl
+      ? {
+          tracesToLogsV2: {
+            datasourceUid: 'loki',
+            spanStartTimeShift: '-1m',
+            spanEndTimeShift: '1m',
+            filterByTraceID: false,
+            filterBySpanID: false,
+            customQuery: true,
+            query: `{service="${config.job}"} | json | trace_id="$\${__span.traceId}"`,
+          },
+        }
+      : {},
+  };
+  const loki = g.lokiUrl && {
+    name: 'Loki',
+    uid: 'loki',
+    type: 'loki',
+    access: 'proxy',
+    url: g.lokiUrl,
+    editable: false,
+    jsonData: g.jaegerUrl
+      ? {
+          derivedFields: [
+            {
+              name: 'trace_id',
+              matcherRegex: '"trace_id":"(\\w+)"',
+              datasourceUid: 'jaeger',
+              url: '$${__value.raw}',
+              urlDisplayLabel: 'Trace',
+            },
+          ],
+        }
+      : {},
+  };
+  return [jaeger, loki].filter((d): d is Exclude<typeof d, null | ''> => Boolean(d));
+}
+
 export function renderDatasources(config: MixinConfig): string {
   const g = config.grafana;
   const doc = new Document({
@@ -43,7 +94,14 @@ export function renderDatasources(config: MixinConfig): string {
         url: g.prometheusUrl,
         isDefault: true,
         editable: false,
-        jsonData: { timeInterval: g.scrapeInterval, httpMethod: 'POST', prometheusType: 'Prometheus', manageAlerts: false },
+        jsonData: {
+          timeInterval: g.scrapeInterval,
+          httpMethod: 'POST',
+          prometheusType: 'Prometheus',
+          manageAlerts: false,
+          // The latency histograms' trace_id exemplars: a dot on a latency panel opens its trace.
+          ...(g.jaegerUrl ? { exemplarTraceIdDestinations: [{ name: 'trace_id', datasourceUid: 'jaeger' }] } : {}),
+        },
       },
       {
         name: 'Alertmanager',
@@ -54,6 +112,7 @@ export function renderDatasources(config: MixinConfig): string {
         editable: false,
         jsonData: { implementation: 'prometheus', handleGrafanaManagedAlerts: false },
       },
+      ...tracingDatasources(config),
     ],
   });
   doc.commentBefore = yamlComment(

@@ -90,13 +90,25 @@ describe('docker-compose.yml', () => {
       'alertmanager',
       'api',
       'grafana',
+      'jaeger',
+      'loki',
       'node-exporter',
       'postgres',
       'postgres-exporter',
       'prometheus',
+      'promtail',
       'redis',
       'redis-exporter',
     ]);
+  });
+
+  it('traces into Jaeger over OTLP/HTTP and ships the API logs to Loki; Prometheus keeps exemplars', () => {
+    const api = resolved.services.api?.environment ?? {};
+    assert.equal(api.OTEL_TRACES_EXPORTER, 'otlp', 'on next to Jaeger unless .env says none');
+    assert.equal(api.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://jaeger:4318');
+    assert.equal(resolved.services.jaeger?.environment?.COLLECTOR_OTLP_ENABLED, 'true');
+    assert.ok(resolved.services.prometheus?.command?.includes('--enable-feature=exemplar-storage'));
+    assert.deepEqual(Object.entries(resolved.services.promtail?.depends_on ?? {}), [['loki', { condition: 'service_healthy' }]]);
   });
 
   it('pins every image to a version, never latest, and builds the API from the Dockerfile', () => {
@@ -200,7 +212,10 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of Object.entries(resolved.services)) {
       for (const volume of service.volumes ?? []) {
         const source = volume.split(':')[0] as string;
-        if (source.startsWith('/')) {
+        if (source === '/var/run/docker.sock') {
+          // The Docker host's own socket (absent here, where no engine runs): promtail alone, read-only.
+          assert.deepEqual([name, volume.split(':')[2]], ['promtail', 'ro'], `${name} mounts the Docker socket`);
+        } else if (source.startsWith('/')) {
           assert.ok(source === '/' || existsSync(source), `${name} mounts missing ${source}`);
         } else {
           assert.ok(source in resolved.volumes, `${name} uses undeclared volume ${source}`);

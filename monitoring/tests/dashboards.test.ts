@@ -263,6 +263,28 @@ describe('Grafana provisioning', () => {
     assert.equal(byUid.alertmanager?.url, 'http://alertmanager:9093');
   });
 
+  it('links exemplars to Jaeger, Jaeger spans to their Loki lines and Loki lines to their traces', () => {
+    const config = parse(readFileSync(join(provisioning, 'datasources', 'datasources.yml'), 'utf8')) as {
+      datasources: { uid: string; type: string; url: string; jsonData?: Record<string, unknown> }[];
+    };
+    const byUid = Object.fromEntries(config.datasources.map((datasource) => [datasource.uid, datasource]));
+    assert.deepEqual(byUid.prometheus?.jsonData?.exemplarTraceIdDestinations, [{ name: 'trace_id', datasourceUid: 'jaeger' }]);
+    assert.equal(byUid.jaeger?.type, 'jaeger');
+    assert.equal(byUid.jaeger?.url, 'http://jaeger:16686');
+    const toLogs = byUid.jaeger?.jsonData?.tracesToLogsV2 as { datasourceUid: string; query: string };
+    assert.equal(toLogs.datasourceUid, 'loki');
+    assert.match(toLogs.query, /trace_id="\$\$\{__span\.traceId\}"/, 'the trace id, $$-escaped from provisioning interpolation');
+    assert.equal(byUid.loki?.type, 'loki');
+    const [derived] = (byUid.loki?.jsonData?.derivedFields ?? []) as { matcherRegex: string; datasourceUid: string }[];
+    assert.equal(derived?.datasourceUid, 'jaeger');
+    const line = JSON.stringify({ level: 30, msg: 'request', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_id: '00f067aa0ba902b7' });
+    assert.equal(
+      new RegExp(derived?.matcherRegex ?? '').exec(line)?.[1],
+      '4bf92f3577b34da6a3ce929d0e0e4736',
+      'finds the trace id in a pino line',
+    );
+  });
+
   it('loads the generated dashboards from the directory docker-compose.yml mounts, read-only in the UI', () => {
     const config = parse(readFileSync(join(provisioning, 'dashboards', 'dashboards.yml'), 'utf8')) as {
       providers: { folder: string; allowUiUpdates: boolean; updateIntervalSeconds: number; options: { path: string } }[];

@@ -26,6 +26,9 @@ import { createBullmqQueue } from './queue/bullmq-queue.js';
 import { EMAIL_QUEUE, EMAIL_QUEUE_NAME, type EmailQueue } from './queue/email-queue.js';
 import { createInProcessQueue } from './queue/in-process-queue.js';
 import { JobLifecycle } from './queue/job-lifecycle.js';
+import { tracedDatabase } from './tracing/traced-database.js';
+import { tracedMailTransport } from './tracing/traced-mail.js';
+import { tracingEnabled } from './tracing/start-tracing.js';
 
 export const LOGGER = Symbol('LOGGER');
 
@@ -80,6 +83,8 @@ class InfrastructureLifecycle implements OnModuleInit, OnApplicationBootstrap, O
 @Module({})
 export class InfrastructureModule {
   static forRoot(config: Config, logger: Logger): DynamicModule {
+    // Spans around queries and sends only when tracing is on: off, the adapters are used as they are.
+    const tracing = tracingEnabled(config);
     return {
       module: InfrastructureModule,
       providers: [
@@ -100,15 +105,17 @@ export class InfrastructureModule {
               : await createPglite(config.DATA_DIR);
             const applied = await migrate(db);
             logger.info({ database: db.kind, migrationsApplied: applied }, 'database ready');
-            return db;
+            return tracing ? tracedDatabase(db) : db;
           },
         },
         {
           provide: MAIL_TRANSPORT,
-          useFactory: () =>
-            config.SMTP_URL
+          useFactory: () => {
+            const mail = config.SMTP_URL
               ? createSmtpTransport(config.SMTP_URL, config.MAIL_FROM)
-              : createDevTransport(config.DATA_DIR, config.MAIL_FROM),
+              : createDevTransport(config.DATA_DIR, config.MAIL_FROM);
+            return tracing ? tracedMailTransport(mail) : mail;
+          },
         },
         {
           provide: EMAIL_QUEUE,

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HealthRegistry } from '@obsnest/observability';
-import { createApp } from './app.js';
+// Nothing here imports NestJS or an adapter: with tracing on, the OpenTelemetry SDK must patch
+// them before they load, so the application is imported only once startTracing has run.
 import { type Config, ConfigError, loadConfig, redactedConfig } from './config/config.js';
 import { createLogger } from './logging/logger.js';
 import { terminalDestination } from './logging/terminal.js';
+import { startTracing, tracingEnabled } from './tracing/start-tracing.js';
 import { APP_VERSION } from './version.js';
 
 function configOrExit(): Config {
@@ -21,8 +22,10 @@ function configOrExit(): Config {
 
 async function main(): Promise<void> {
   const config = configOrExit();
-  const logger = createLogger(config.LOG_LEVEL, terminalDestination(config.NODE_ENV));
+  const tracing = await startTracing(config);
+  const logger = createLogger(config.LOG_LEVEL, terminalDestination(config.NODE_ENV), { traceIds: tracingEnabled(config) });
   logger.info({ version: APP_VERSION, node: process.version, config: redactedConfig(config) }, 'starting');
+  const [{ createApp }, { HealthRegistry }] = await Promise.all([import('./app.js'), import('@obsnest/observability')]);
 
   const app = await createApp(config, logger).catch((error: unknown) => {
     logger.fatal({ err: error instanceof Error ? error.message : String(error) }, 'start-up failed');
@@ -56,6 +59,18 @@ async function main(): Promise<void> {
     const reaper = setInterval(() => server.closeIdleConnections(), 100);
     await app.close();
     clearInterval(reaper);
+    // The last spans (those of the shutdown's own jobs included) are exported before exiting, for
+    // at most 2 s: an unreachable trace backend must not turn a clean stop into a timed-out one.
+    if (tracing) {
+      const flushed = await Promise.race([
+        tracing.shutdown().then(
+          () => true,
+          () => false,
+        ),
+        sleep(2000).then(() => false),
+      ]);
+      if (!flushed) logger.warn('the last spans could not be exported (trace backend unreachable or slow)');
+    }
     logger.info('stopped');
     process.exit(0);
   };

@@ -22,6 +22,7 @@ describe('configuration', () => {
     assert.equal(config.METRICS_ENABLED, true);
     assert.equal(config.DATABASE_URL, undefined);
     assert.deepEqual(config.CORS_ORIGINS, []);
+    assert.equal(config.OTEL_TRACES_EXPORTER, 'none', 'tracing is off by default');
   });
 
   it('treats empty values as unset, as .env files write them', () => {
@@ -41,6 +42,15 @@ describe('configuration', () => {
     [{ QUEUE_PREFIX: 'has space' }, /^QUEUE_PREFIX: expected letters, digits/],
     [{ MANAGEMENT_PORT: '3000' }, /^MANAGEMENT_PORT: must differ from PORT \(3000\)$/],
     [{ NODE_ENV: 'production' }, /^METRICS_TOKEN or MANAGEMENT_PORT: NODE_ENV=production would expose \/metrics publicly/],
+    [{ OTEL_TRACES_EXPORTER: 'jaeger' }, /^OTEL_TRACES_EXPORTER: expected none or otlp, got "jaeger"$/],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost:4318' },
+      /^OTEL_EXPORTER_OTLP_ENDPOINT: expected a URL starting with http:\/\/ or https:\/\//,
+    ],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /^OTEL_EXPORTER_OTLP_PROTOCOL: expected http\/protobuf or http\/json, got "grpc"$/],
+    [{ OTEL_TRACES_SAMPLER: 'sometimes' }, /^OTEL_TRACES_SAMPLER: expected always_on/],
+    [{ OTEL_TRACES_SAMPLER_ARG: '1.5' }, /^OTEL_TRACES_SAMPLER_ARG: expected a number between 0 and 1, got "1.5"$/],
+    [{ OTEL_SERVICE_NAME: 'has space' }, /^OTEL_SERVICE_NAME: expected letters, digits/],
   ];
   for (const [env, expected] of BAD) {
     it(`rejects ${JSON.stringify(env)} naming the variable`, () => {
@@ -89,6 +99,10 @@ describe('start-up with a bad environment', () => {
     [{ PORT: 'abc' }, /PORT: expected a port number, got "abc"/],
     [{ DATABASE_URL: 'not a url' }, /DATABASE_URL: expected a URL starting with postgres:\/\//],
     [{ NODE_ENV: 'production' }, /METRICS_TOKEN or MANAGEMENT_PORT/],
+    [
+      { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+      /OTEL_EXPORTER_OTLP_PROTOCOL: expected http\/protobuf or http\/json/,
+    ],
   ] as const) {
     it(`exits non-zero and says why: ${JSON.stringify(env)}`, async () => {
       const api = spawnApi({ ...env, DATA_DIR: '/nonexistent-never-created' });

@@ -52,6 +52,8 @@ export interface Query {
   readonly legend?: string;
   /** One value per series at the end of the range (stats, pies, tables) instead of a graph. */
   readonly instant?: boolean;
+  /** Also fetch the series' exemplars (trace_id dots linking to the trace, see datasources.yml). */
+  readonly exemplar?: boolean;
 }
 
 /** A threshold step: from `value` upwards (null = from minus infinity) the colour applies. */
@@ -104,6 +106,7 @@ function queryOf(query: Query, index: number, table: boolean): DataqueryBuilder 
     .expr(query.expr)
     .legendFormat(query.legend ?? '__auto');
   if (table) builder.format(PromQueryFormat.Table);
+  if (query.exemplar) builder.exemplar(true);
   return query.instant ? builder.instant() : builder.range();
 }
 

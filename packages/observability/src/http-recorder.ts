@@ -20,8 +20,18 @@ import type { MetricDefinition } from './contract.js';
 const escapeLabelValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 const escapeHelp = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
+/** The last traced observation of one bucket: OpenMetrics' exemplar (`# {trace_id="…"} value timestamp`). */
+interface BucketExemplar {
+  traceId: string;
+  value: number;
+  /** Seconds since the epoch, as prom-client writes it. */
+  timestamp: number;
+}
+
 class Series {
   count = 0;
+  /** Per bucket, like `buckets`; created on the first observation with a trace id, so never while tracing is off. */
+  exemplars: (BucketExemplar | undefined)[] | undefined;
   sum = 0;
   /** Observations per bucket (not cumulative); the last slot is above the highest bound (+Inf). */
   readonly buckets: Float64Array;
@@ -42,6 +52,22 @@ class Series {
     return { method: this.method, route: this.route, status_code: String(this.statusCode) };
   }
 }
+
+function recordExemplar(series: Series, bucket: number, traceId: string, value: number): void {
+  series.exemplars ??= new Array(series.buckets.length).fill(undefined);
+  const existing = series.exemplars[bucket];
+  const timestamp = Date.now() / 1000;
+  if (existing === undefined) series.exemplars[bucket] = { traceId, value, timestamp };
+  else {
+    existing.traceId = traceId;
+    existing.value = value;
+    existing.timestamp = timestamp;
+  }
+}
+
+/** Exemplars exist in OpenMetrics only; the text format has no syntax for them. */
+const exemplarSuffix = (e: BucketExemplar | undefined) =>
+  e === undefined ? '' : ` # {trace_id="${escapeLabelValue(e.traceId)}"} ${formatValue(e.value)} ${e.timestamp}`;
 
 /** prom-client's number formatting (`getValueAsString`): +Inf, -Inf, Nan, else String(). */
 function formatValue(value: number): string {
@@ -103,7 +129,7 @@ export class HttpRecorder {
   }
 
   /** `route` must be a route template or UNMATCHED: every part of the key comes from a closed set. */
-  observe(method: string, route: string, statusCode: number, seconds: number): void {
+  observe(method: string, route: string, statusCode: number, seconds: number, traceId?: string): void {
     let byMethod = this.byRoute.get(route);
     if (byMethod === undefined) {
       byMethod = new Map();
@@ -126,6 +152,7 @@ export class HttpRecorder {
     let i = 0;
     while (i < bounds.length && seconds > bounds[i]) i++;
     series.buckets[i]++;
+    if (traceId !== undefined) recordExemplar(series, i, traceId, seconds);
   }
 
   get seriesCount(): number {
@@ -152,7 +179,7 @@ export class HttpRecorder {
         (openMetrics ? omHeader : textHeader) +
         (type === 'counter'
           ? this.renderCounter(def.name, defaultLabelSuffix(defaults, own))
-          : this.renderHistogram(def.name, defaultLabelSuffix(defaults, [...own, 'le']))),
+          : this.renderHistogram(def.name, defaultLabelSuffix(defaults, [...own, 'le']), openMetrics)),
       get: async () => ({
         name: def.name,
         help: def.help,
@@ -170,7 +197,7 @@ export class HttpRecorder {
     return out;
   }
 
-  private renderHistogram(name: string, suffix: string): string {
+  private renderHistogram(name: string, suffix: string, openMetrics = false): string {
     const les = this.leLabels;
     let out = '';
     for (const s of this.all) {
@@ -182,8 +209,11 @@ export class HttpRecorder {
       for (let i = 0; i < les.length; i++) {
         cumulative += s.buckets[i];
         out += `\n${name}_bucket{${les[i]}${bucketLabels}} ${cumulative}`;
+        if (openMetrics && s.exemplars !== undefined) out += exemplarSuffix(s.exemplars[i]);
       }
-      out += `\n${name}_bucket{le="+Inf"${bucketLabels}} ${s.count}\n${name}_sum{${labels}} ${formatValue(s.sum)}\n${name}_count{${labels}} ${s.count}`;
+      out += `\n${name}_bucket{le="+Inf"${bucketLabels}} ${s.count}`;
+      if (openMetrics && s.exemplars !== undefined) out += exemplarSuffix(s.exemplars[les.length]);
+      out += `\n${name}_sum{${labels}} ${formatValue(s.sum)}\n${name}_count{${labels}} ${s.count}`;
     }
     return out;
   }

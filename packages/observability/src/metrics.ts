@@ -48,6 +48,13 @@ export interface MetricsOptions {
   defaultLabels?: Readonly<Record<string, string>>;
   /** The application's own contracts (`defineMetrics`), registered next to the library's `METRICS`. */
   metrics?: readonly MetricContract[];
+  /**
+   * The trace id of the active sampled span, or undefined (e.g. read from OpenTelemetry's active
+   * span). When given, `http_request_duration_seconds` and `queue_job_duration_seconds` carry
+   * `trace_id` exemplars in the OpenMetrics exposition (the text format has none). Leave it unset
+   * when tracing is off: the request path then does not even call it.
+   */
+  exemplarTraceId?: () => string | undefined;
 }
 
 /** The prom-client type a definition's handle has: `Counter<L>`, `Gauge<L>` or `Histogram<L>`. */
@@ -181,9 +188,11 @@ export class AppMetrics {
   private readonly jobsFailed;
   private readonly jobDuration;
   private dbPoolSource: (() => DbPoolStats) | undefined;
+  private readonly exemplarTraceId: (() => string | undefined) | undefined;
 
   constructor(options: MetricsOptions) {
     const r = this.registry;
+    this.exemplarTraceId = options.exemplarTraceId;
     const defaults = options.defaultLabels ?? {};
     this.defaultLabels = Object.keys(defaults).length > 0 ? { ...defaults } : undefined;
     if (this.defaultLabels) r.setDefaultLabels(this.defaultLabels);
@@ -230,8 +239,20 @@ export class AppMetrics {
     const base = { name: def.name, help: def.help, labelNames: [...def.labelNames], registers: [this.registry] };
     let metric: AnyMetric;
     if (def.type === 'counter') metric = new Counter(base);
-    else if (def.type === 'histogram') metric = new Histogram({ ...base, buckets: [...(def.buckets ?? [])] });
-    else {
+    else if (def.type === 'histogram') {
+      // prom-client keeps exemplars only for histograms built with them (and then observes through
+      // the object form, see jobAttemptFinished).
+      const enableExemplars = this.exemplarTraceId !== undefined && def.name === METRICS.queueJobDurationSeconds.name;
+      // prom-client refuses exemplars at construction when a registry there has the text content
+      // type; registered afterwards, the text exposition just leaves them out, as it must.
+      metric = new Histogram({
+        ...base,
+        registers: enableExemplars ? [] : base.registers,
+        buckets: [...(def.buckets ?? [])],
+        enableExemplars,
+      });
+      if (enableExemplars) this.registry.registerMetric(metric);
+    } else {
       metric = new Gauge({
         ...base,
         // Runs on every scrape. Without collectors the gauge keeps what the application set; with
@@ -300,7 +321,7 @@ export class AppMetrics {
 
   /** Records one answered request. `route` must be a route template or `UNMATCHED_ROUTE`. */
   observeHttpRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    this.http.observe(method, route, statusCode, seconds);
+    this.http.observe(method, route, statusCode, seconds, this.exemplarTraceId?.());
   }
 
   /** HTTP label sets recorded so far (method × route × status), the number a cardinality bound applies to. */
@@ -334,7 +355,13 @@ export class AppMetrics {
   }
 
   jobAttemptFinished(queue: string, seconds: number): void {
-    this.jobDuration.observe({ queue }, seconds);
+    if (this.exemplarTraceId === undefined) this.jobDuration.observe({ queue }, seconds);
+    else {
+      const traceId = this.exemplarTraceId();
+      // prom-client types exemplar labels as the metric's own label names, which `trace_id` is not.
+      const exemplarLabels = (traceId === undefined ? {} : { trace_id: traceId }) as Record<string, string>;
+      this.jobDuration.observe({ labels: { queue }, value: seconds, exemplarLabels: exemplarLabels as Partial<Record<'queue', string>> });
+    }
   }
 
   jobCompleted(queue: string): void {

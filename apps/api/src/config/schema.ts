@@ -270,6 +270,64 @@ export const ENV = {
     usedBy: ['api', 'stack'],
     schema: z.string().min(1).default('127.0.0.1'),
   },
+  // Tracing: OpenTelemetry's own variable names, so its documentation and tooling apply unchanged.
+  OTEL_TRACES_EXPORTER: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description:
+      'otlp turns tracing on (OpenTelemetry SDK, spans exported over OTLP/HTTP); none (the default) loads no SDK and records no span.',
+    usedBy: ['api', 'compose'],
+    example: 'none',
+    schema: z.enum(['none', 'otlp'], { error: 'expected none or otlp' }).default('none'),
+  },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Base URL of the OTLP/HTTP receiver (Jaeger, Tempo, a collector); spans go to its /v1/traces.',
+    usedBy: ['api'],
+    example: 'http://127.0.0.1:4318',
+    schema: url(['http:', 'https:']).default('http://localhost:4318'),
+  },
+  OTEL_EXPORTER_OTLP_PROTOCOL: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'OTLP encoding: http/protobuf or http/json.',
+    usedBy: ['api'],
+    schema: z.enum(['http/protobuf', 'http/json'], { error: 'expected http/protobuf or http/json' }).default('http/protobuf'),
+  },
+  OTEL_SERVICE_NAME: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'service.name of the spans.',
+    usedBy: ['api'],
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'expected letters, digits, ., _ or -' })
+      .default('obsnest-api'),
+  },
+  OTEL_TRACES_SAMPLER: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description:
+      'Which traces are kept: parentbased_traceidratio with OTEL_TRACES_SAMPLER_ARG=0.01 keeps 1 % (and follows an incoming traceparent); always_on, always_off, traceidratio, parentbased_always_on (default), parentbased_always_off.',
+    usedBy: ['api', 'compose'],
+    schema: z
+      .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'], {
+        error: 'expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio',
+      })
+      .default('parentbased_always_on'),
+  },
+  OTEL_TRACES_SAMPLER_ARG: {
+    category: 'Monitoring',
+    requirement: 'optional',
+    description: 'Sampling ratio of the traceidratio samplers, between 0 and 1.',
+    usedBy: ['api', 'compose'],
+    schema: z.coerce
+      .number({ error: 'expected a number between 0 and 1' })
+      .min(0, { error: 'expected a number between 0 and 1' })
+      .max(1, { error: 'expected a number between 0 and 1' })
+      .optional(),
+  },
   // Security
   CORS_ORIGINS: {
     category: 'Security',

@@ -42,6 +42,13 @@ export const MIGRATIONS: readonly { id: string; statements: readonly string[] }[
     id: '003_sent_emails',
     statements: ['CREATE TABLE sent_emails (message_id text PRIMARY KEY, sent_at timestamptz NOT NULL DEFAULT now())'],
   },
+  {
+    // The W3C trace context (traceparent, tracestate) of the request that wrote the message, so the
+    // relay, the job and the send it leads to join that request's trace, even after a restart or
+    // a Redis outage. NULL when tracing is off.
+    id: '004_outbox_trace_context',
+    statements: ['ALTER TABLE outbox ADD COLUMN trace_context text'],
+  },
 ];
 
 /** Arbitrary constant: serialises migrations when several instances start at once. */

@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type Logger } from 'pino';
 import type { FinishedRequest } from '@obsnest/observability';
+import { activeTraceIds } from '../tracing/spans.js';
 
 /**
  * Paths pino blanks out wherever they appear in a log object: a second line of defence behind
@@ -21,8 +22,20 @@ const REDACT = [
   '*.METRICS_TOKEN',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { service: 'api' }, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
+/**
+ * `traceIds`: every line written inside a traced request or job carries its `trace_id` and
+ * `span_id` (what Grafana's logs-to-trace link reads). Only when tracing is on: off, no mixin runs.
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream, options: { traceIds?: boolean } = {}): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'api' },
+      redact: { paths: REDACT, censor: '[redacted]' },
+      ...(options.traceIds ? { mixin: () => activeTraceIds() ?? {} } : {}),
+    },
+    destination,
+  );
 }
 
 /** Nest's own messages (start-up, routes, errors) go through pino too, so every line is JSON. */

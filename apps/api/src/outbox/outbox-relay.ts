@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../database/database.js';
+import { inSpan, SpanKind, withTraceContext } from '../tracing/spans.js';
 
 /**
  * Hands one message's payload over to where it goes (the email queue); throws to be retried later.
@@ -35,6 +36,7 @@ interface OutboxRow {
   topic: string;
   payload: unknown;
   attempts: number;
+  trace_context: string | null;
 }
 
 const withTimeout = <T>(work: Promise<T>, ms: number): Promise<T> => {
@@ -118,7 +120,7 @@ export class OutboxRelay {
 
   private async pass(q: Queryable, lock: string): Promise<RelayPass> {
     const rows = await q.query<OutboxRow>(
-      `SELECT id, topic, payload, attempts FROM outbox
+      `SELECT id, topic, payload, attempts, trace_context FROM outbox
        WHERE next_attempt_at <= now() AND topic = ANY($1::text[])
        ORDER BY next_attempt_at, id LIMIT $2 ${lock}`,
       [this.topics, this.batchSize],
@@ -126,7 +128,7 @@ export class OutboxRelay {
     if (rows.length === 0) return { dispatched: 0, failed: 0 };
     const outcomes = await Promise.allSettled(
       // Through a promise so that a handler throwing synchronously fails its row, not the pass.
-      rows.map((row) => withTimeout(Promise.resolve(row.payload).then(this.handlers[row.topic]), this.handoverTimeoutMs)),
+      rows.map((row) => withTimeout(this.handOver(row), this.handoverTimeoutMs)),
     );
     const done = rows.filter((_, i) => outcomes[i].status === 'fulfilled').map((row) => row.id);
     if (done.length > 0) await q.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [done]);
@@ -146,6 +148,27 @@ export class OutboxRelay {
     const failed = rows.length - done.length;
     this.report(failed > 0 ? lastError : undefined, done.length);
     return { dispatched: done.length, failed };
+  }
+
+  /**
+   * The hand-over runs as a child span of the request that wrote the row, not in a trace of its own
+   * linked to it: one sign-up is one piece of work whose email is part of it, so request, relay,
+   * job and send read as one tree in any trace viewer (and a link would need a viewer that follows
+   * links to get there). The relay's scan itself belongs to no request and is not traced.
+   */
+  private handOver(row: OutboxRow): Promise<unknown> {
+    const handler = this.handlers[row.topic];
+    return withTraceContext(row.trace_context, () =>
+      inSpan(
+        `outbox relay ${row.topic}`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: { 'outbox.id': String(row.id), 'outbox.topic': row.topic, 'outbox.attempt': row.attempts + 1 },
+        },
+        // Through a promise so that a handler throwing synchronously fails its row, not the pass.
+        () => Promise.resolve(row.payload).then(handler),
+      ),
+    );
   }
 
   /** First retry after pollMs, then doubling: a queue outage is retried often at first, rarely later. */

@@ -1,4 +1,5 @@
 import type { Queryable } from '../database/database.js';
+import { currentTraceContext } from '../tracing/spans.js';
 
 /** A message for another system (the email queue), to be handed over once the transaction that wrote it commits. */
 export interface OutboxMessage<T = unknown> {
@@ -13,5 +14,10 @@ export interface OutboxMessage<T = unknown> {
  */
 export async function addToOutbox(tx: Queryable, message: OutboxMessage): Promise<void> {
   // Serialised here rather than by the driver: node-postgres and PGlite encode objects differently.
-  await tx.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2::jsonb)', [message.topic, JSON.stringify(message.payload)]);
+  // The trace context is the writer's (NULL when tracing is off), for the relay to continue its trace.
+  await tx.query('INSERT INTO outbox (topic, payload, trace_context) VALUES ($1, $2::jsonb, $3)', [
+    message.topic,
+    JSON.stringify(message.payload),
+    currentTraceContext() ?? null,
+  ]);
 }

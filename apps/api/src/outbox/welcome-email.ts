@@ -1,4 +1,5 @@
 import type { EmailQueue, WelcomeEmailJob } from '../queue/email-queue.js';
+import { currentTraceContext } from '../tracing/spans.js';
 import type { OutboxMessage } from './outbox.js';
 import type { OutboxHandler } from './outbox-relay.js';
 
@@ -21,4 +22,6 @@ function asWelcomeJob(payload: unknown): WelcomeEmailJob {
 export const welcomeEmailToQueue =
   (queue: EmailQueue): OutboxHandler =>
   (payload) =>
-    queue.enqueueWelcome(asWelcomeJob(payload));
+    // The job carries the relay span's context with its data (in Redis with BullMQ), so it joins
+    // the trace whenever and wherever it runs.
+    queue.enqueueWelcome({ ...asWelcomeJob(payload), traceContext: currentTraceContext() });

@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { withTraceContext } from '../tracing/spans.js';
 import type { JobLifecycle } from './job-lifecycle.js';
 import { EMAIL_QUEUE_NAME, type EmailQueue, type QueueSettings, type WelcomeEmailJob, welcomeJobId } from './email-queue.js';
 
@@ -40,9 +41,11 @@ export async function createBullmqQueue(
     connection: consumer,
     concurrency: settings.concurrency,
   });
-  worker.on('completed', (job) => lifecycle.completed(job.id as string, job.attemptsMade));
+  // Outcomes arrive as events, after the attempt's span has ended: logged in the job's trace still.
+  worker.on('completed', (job) => withTraceContext(job.data.traceContext, () => lifecycle.completed(job.id as string, job.attemptsMade)));
   worker.on('failed', (job, error) => {
-    if (job) lifecycle.failed(job.id as string, job.attemptsMade, job.opts.attempts ?? 1, error);
+    if (job)
+      withTraceContext(job.data.traceContext, () => lifecycle.failed(job.id as string, job.attemptsMade, job.opts.attempts ?? 1, error));
   });
   // A worker without an error listener crashes the process on a Redis hiccup.
   worker.on('error', (error) => logger.warn({ err: error.message }, 'BullMQ worker error'));

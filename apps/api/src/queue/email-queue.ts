@@ -6,6 +6,8 @@ export interface WelcomeEmailJob {
   readonly userId: string;
   readonly email: string;
   readonly name: string;
+  /** W3C trace context of the hand-over that queued it, so the job continues that trace (absent when tracing is off). */
+  readonly traceContext?: string;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AppMetrics } from '@obsnest/observability';
 import type { Logger } from 'pino';
+import { inSpan, SpanKind, withTraceContext } from '../tracing/spans.js';
 import { EMAIL_QUEUE_NAME, type JobHandler, type WelcomeEmailJob } from './email-queue.js';
 
 export type AttemptOutcome = 'completed' | 'retry' | 'failed';
@@ -16,23 +17,41 @@ export class JobLifecycle {
     private readonly logger: Logger,
   ) {}
 
-  async run(id: string, data: WelcomeEmailJob, attempt: number, maxAttempts: number): Promise<AttemptOutcome> {
-    const start = performance.now();
-    try {
-      await this.handler(id, data);
-      this.finished(start);
-      this.completed(id, attempt);
-      return 'completed';
-    } catch (error) {
-      this.finished(start);
-      return this.failed(id, attempt, maxAttempts, error);
-    }
+  run(id: string, data: WelcomeEmailJob, attempt: number, maxAttempts: number): Promise<AttemptOutcome> {
+    return this.inJobSpan(id, data, async () => {
+      const start = performance.now();
+      try {
+        await this.handler(id, data);
+        this.finished(start);
+        this.completed(id, attempt);
+        return 'completed';
+      } catch (error) {
+        this.finished(start);
+        return this.failed(id, attempt, maxAttempts, error);
+      }
+    });
   }
 
   /** One timed attempt that throws on failure, for backends (BullMQ) that report outcomes through events. */
   execute(id: string, data: WelcomeEmailJob): Promise<void> {
-    const start = performance.now();
-    return this.handler(id, data).finally(() => this.finished(start));
+    return this.inJobSpan(id, data, () => {
+      const start = performance.now();
+      return this.handler(id, data).finally(() => this.finished(start));
+    });
+  }
+
+  /**
+   * Each attempt is a consumer span, child of the hand-over that queued the job (its context travels
+   * in the job's data), so the duration's exemplar and the attempt's log lines name that trace.
+   */
+  private inJobSpan<T>(id: string, data: WelcomeEmailJob, work: () => Promise<T>): Promise<T> {
+    return withTraceContext(data.traceContext, () =>
+      inSpan(
+        `${EMAIL_QUEUE_NAME} process`,
+        { kind: SpanKind.CONSUMER, attributes: { 'messaging.destination.name': EMAIL_QUEUE_NAME, 'messaging.message.id': id } },
+        work,
+      ),
+    );
   }
 
   completed(id: string, attempt: number): void {

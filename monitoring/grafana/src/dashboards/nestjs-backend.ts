@@ -205,8 +205,8 @@ const responseTimeByRoute = (c: MixinConfig) =>
     ],
     legendCalcs: ['mean', 'max'],
     queries: [
-      { expr: quantile(0.95, duration, TARGET, ['route']), legend: '{{route}} P95' },
-      { expr: quantile(0.99, duration, TARGET, ['route']), legend: '{{route}} P99' },
+      { expr: quantile(0.95, duration, TARGET, ['route']), legend: '{{route}} P95', exemplar: true },
+      { expr: quantile(0.99, duration, TARGET, ['route']), legend: '{{route}} P99', exemplar: true },
     ],
   });
 
