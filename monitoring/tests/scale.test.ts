@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { io } from 'socket.io-client';
-import { createDatabase, deleteRedisKeys, eventually, REDIS_URL } from './support/live.js';
+import { createDatabase, deleteRedisKeys, eventually, REDIS_URL, startWebhookReceiver } from './support/live.js';
 import { cleanEnv, output } from './support/run.js';
 import { freePort } from './support/service.js';
 import { alive, killLeftovers, recordedPids, stack } from './support/stack.js';
@@ -99,6 +99,7 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
     const prefix = `obsnest-scale-${randomBytes(5).toString('hex')}`;
     const token = randomBytes(24).toString('hex');
     const db = await createDatabase();
+    const receiver = await startWebhookReceiver();
     // Blocks of consecutive ports (replicas, Prometheus and Alertmanagers take port, port+1, …),
     // below the ephemeral range where freePort() picks.
     const taken = new Set<number>();
@@ -143,6 +144,7 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
       API_REPLICAS: '3',
       PROMETHEUS_REPLICAS: '2',
       ALERTMANAGER_REPLICAS: '2',
+      ALERT_WEBHOOK_URL: receiver.url,
     };
     const env = cleanEnv(settings);
     const lb = `http://127.0.0.1:${ports.PORT}`;
@@ -210,6 +212,24 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
         );
       }
 
+      // Both Prometheus send each alert to both Alertmanagers: four copies, one notification.
+      const alertname = `ScaleTestDedup${randomBytes(3).toString('hex')}`;
+      const alert = [
+        { labels: { alertname, severity: 'critical', job: 'api', instance: 'scale-test' }, annotations: { summary: 'dedup' } },
+      ];
+      const postedAt = Date.now();
+      for (const _prometheus of [0, 1]) {
+        for (const i of [0, 1]) {
+          const posted = await fetch(`http://127.0.0.1:${ports.ALERTMANAGER_PORT + i}/api/v2/alerts`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(alert),
+          });
+          assert.equal(posted.status, 200, await posted.text());
+        }
+      }
+      const notificationsOf = () => receiver.notifications.filter((n) => n.body.alerts.some((a) => a.labels.alertname === alertname));
+
       // Round robin for new clients, a sticky cookie for the rest.
       const landed = new Set<string>();
       for (let i = 0; i < 12; i++) {
@@ -259,12 +279,20 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
         2000,
       ).catch((error) => assert.fail(`${error}: ${lastComparison}`));
       assert.deepEqual(await query(vm, 'count({replica!=""})'), [], 'no series keeps the replica label');
-      const [vmSeries, promSeries] = await Promise.all([
-        query(vm, 'count({__name__=~"up|http_requests_total|haproxy_server_status"})'),
-        query(proms[0] as string, 'count({__name__=~"up|http_requests_total|haproxy_server_status"})'),
-      ]);
-      t.diagnostic(`series: VictoriaMetrics ${vmSeries[0]?.value[1]}, prometheus-1 ${promSeries[0]?.value[1]}`);
-      assert.equal(vmSeries[0]?.value[1], promSeries[0]?.value[1]);
+      // New series (the requests above) reach queries on VictoriaMetrics after its latency offset (30 s).
+      const selector = 'count({__name__=~"up|http_requests_total|haproxy_server_status"})';
+      let seriesCounts = '';
+      await eventually(
+        'the same number of series in VictoriaMetrics as in one Prometheus',
+        async () => {
+          const [inVm, inProm] = await Promise.all([query(vm, selector), query(proms[0] as string, selector)]);
+          seriesCounts = `VictoriaMetrics ${inVm[0]?.value[1]}, prometheus-1 ${inProm[0]?.value[1]}`;
+          return inVm[0]?.value[1] !== undefined && inVm[0]?.value[1] === inProm[0]?.value[1] ? true : undefined;
+        },
+        60_000,
+        2000,
+      ).catch((error) => assert.fail(`${error}: ${seriesCounts}`));
+      t.diagnostic(`series: ${seriesCounts}`);
 
       // SIGTERM: the replica turns unready, HAProxy takes it out, then it stops: nothing fails.
       const pids = recordedPids(runDir);
@@ -301,6 +329,14 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
       t.diagnostic(`SIGKILL of one replica under load: ${killed.failed} of ${killed.sent} requests failed`);
       assert.ok(killed.failed <= 4, `at most the 4 in flight failed: ${JSON.stringify([...killed.errors])}`);
 
+      // The cluster notified once: the critical route's group_wait (10 s), then the second
+      // Alertmanager's wait for its peer (peer_timeout, 15 s) has passed, and it found the entry
+      // in the shared notification log.
+      await eventually('the test alert notified', () => (notificationsOf().length > 0 ? true : undefined), 60_000, 500);
+      await sleep(Math.max(0, postedAt + 40_000 - Date.now()));
+      t.diagnostic(`4 copies of one alert sent, ${notificationsOf().length} notification(s) received`);
+      assert.equal(notificationsOf().length, 1, 'one notification per alert group, not one per Alertmanager');
+
       // Two replicas: the targets file changes, Prometheus follows without a restart or reload.
       const smaller = await stack('up', cleanEnv({ ...settings, API_REPLICAS: '2' }));
       assert.equal(smaller.code, 0, output(smaller));
@@ -322,6 +358,7 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
       const leftovers = killLeftovers(runDir);
       await deleteRedisKeys(prefix).catch(() => undefined);
       await db.drop().catch(() => undefined);
+      await receiver.close();
       await rm(dir, { recursive: true, force: true });
       assert.equal(down.code, 0, output(down));
       assert.deepEqual(leftovers, [], 'down left processes behind');
