@@ -93,7 +93,7 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
     }
   });
 
-  it('balances three replicas, drains one on SIGTERM, loses only in-flight requests on SIGKILL, and is monitored twice, stored once', async (t) => {
+  it('balances three replicas, survives a SIGTERM, a SIGKILL and a rolling restart without failed requests, is monitored twice and stored once, and outlives a Prometheus and an Alertmanager', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'obsnest-scale-'));
     const runDir = join(dir, 'run');
     const prefix = `obsnest-scale-${randomBytes(5).toString('hex')}`;
@@ -337,18 +337,85 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
       t.diagnostic(`4 copies of one alert sent, ${notificationsOf().length} notification(s) received`);
       assert.equal(notificationsOf().length, 1, 'one notification per alert group, not one per Alertmanager');
 
+      // Rolling restart of every replica (SIGTERM, `up` starts it again, HAProxy counts it back in) under load: nothing fails.
+      const activeServers = async () => {
+        const text = await (await fetch(`http://127.0.0.1:${ports.LOAD_BALANCER_METRICS_PORT}/metrics`)).text();
+        return Number(/^haproxy_backend_active_servers\{proxy="api"\} (\d+)/m.exec(text)?.[1]);
+      };
+      const restored = await stack('up', env);
+      assert.equal(restored.code, 0, output(restored));
+      await eventually('three replicas in the pool', async () => ((await activeServers()) === 3 ? true : undefined), 30_000, 250);
+      const rolling = load(`${lb}/health/live`, 4);
+      const rollStarted = Date.now();
+      for (const name of ['api-1', 'api-2', 'api-3']) {
+        const pid = recordedPids(runDir).get(name) as number;
+        process.kill(pid, 'SIGTERM');
+        await eventually(`${name} to exit`, () => (alive(pid) ? undefined : true), 30_000, 100);
+        const back = await stack('up', env);
+        assert.equal(back.code, 0, output(back));
+        await eventually(`${name} back in the pool`, async () => ((await activeServers()) === 3 ? true : undefined), 30_000, 250);
+      }
+      const rolled = await rolling.stop();
+      t.diagnostic(
+        `rolling restart of 3 replicas in ${((Date.now() - rollStarted) / 1000).toFixed(0)} s under load: ${rolled.failed} of ${rolled.sent} requests failed`,
+      );
+      assert.equal(rolled.failed, 0, JSON.stringify([...rolled.errors]));
+
+      // One Prometheus killed: the other keeps writing, the long-term store has no gap.
+      const killedAt = Math.floor(Date.now() / 1000);
+      process.kill(recordedPids(runDir).get('prometheus-1') as number, 'SIGKILL');
+      // One Alertmanager killed: an alert sent to the survivor (as both Prometheus do) is notified, once.
+      process.kill(recordedPids(runDir).get('alertmanager-1') as number, 'SIGKILL');
+      const survivorAlert = `ScaleTestSurvivor${randomBytes(3).toString('hex')}`;
+      for (const _prometheus of [0, 1]) {
+        const posted = await fetch(`http://127.0.0.1:${ports.ALERTMANAGER_PORT + 1}/api/v2/alerts`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify([{ labels: { alertname: survivorAlert, severity: 'critical', job: 'api', instance: 'scale-test' } }]),
+        });
+        assert.equal(posted.status, 200);
+      }
+      const survivorNotifications = () =>
+        receiver.notifications.filter((n) => n.body.alerts.some((a) => a.labels.alertname === survivorAlert));
+      await eventually('the survivor to notify', () => (survivorNotifications().length > 0 ? true : undefined), 60_000, 500);
+      // 60 s after the kill, and VictoriaMetrics' 30 s latency offset on top.
+      await sleep(Math.max(0, (killedAt + 90) * 1000 - Date.now()));
+      t.diagnostic(`one Alertmanager killed: ${survivorNotifications().length} notification(s) of the next alert`);
+      assert.equal(survivorNotifications().length, 1);
+      const range = await json<{ data: { result: { values: [number, string][] }[] } }>(
+        `${vm}/api/v1/query_range?query=${encodeURIComponent('count_over_time(up{job="node"}[20s])')}&start=${killedAt - 30}&end=${killedAt + 60}&step=10`,
+      );
+      const points = range.data.result[0]?.values ?? [];
+      t.diagnostic(`one Prometheus killed: ${points.length} of 10 points of node's up in VictoriaMetrics around the kill`);
+      assert.equal(points.length, 10, `no gap: ${JSON.stringify(points)}`);
+      assert.ok(points.every(([, v]) => Number(v) >= 1));
+      const recovered = await stack('up', env);
+      assert.equal(recovered.code, 0, output(recovered));
+      assert.match(recovered.stdout, /prometheus-1\s.*started/);
+      assert.match(recovered.stdout, /alertmanager-1\s.*started/);
+
       // Two replicas: the targets file changes, Prometheus follows without a restart or reload.
+      const promPids = new Map(['prometheus-1', 'prometheus-2'].map((name) => [name, recordedPids(runDir).get(name)]));
       const smaller = await stack('up', cleanEnv({ ...settings, API_REPLICAS: '2' }));
       assert.equal(smaller.code, 0, output(smaller));
       const targetsFile = JSON.parse(readFileSync(join(runDir, 'api-targets.json'), 'utf8')) as { targets: string[] }[];
       assert.deepEqual(targetsFile[0]?.targets, apiInstances.slice(0, 2));
       for (const name of ['prometheus-1', 'prometheus-2'])
-        assert.equal(recordedPids(runDir).get(name), pids.get(name), `${name} not restarted`);
+        assert.equal(recordedPids(runDir).get(name), promPids.get(name), `${name} not restarted`);
       await eventually(
         'both Prometheus down to two api targets',
         async () => {
-          const counts = await Promise.all(proms.map(async (prom) => (await query(prom, 'count(up{job="api"})'))[0]?.value[1]));
-          return counts.every((c) => c === '2') ? true : undefined;
+          // Targets, not `up`: prometheus-1 was SIGKILLed above, so its last api-3 samples have no
+          // staleness marker and stay visible to instant queries for 5 minutes.
+          const counts = await Promise.all(
+            proms.map(async (prom) => {
+              const body = await json<{ data: { activeTargets: { labels: Record<string, string> }[] } }>(
+                `${prom}/api/v1/targets?state=active`,
+              );
+              return body.data.activeTargets.filter((target) => target.labels.job === 'api').length;
+            }),
+          );
+          return counts.every((c) => c === 2) ? true : undefined;
         },
         30_000,
         1000,
