@@ -75,12 +75,13 @@ describe('long-term store (VictoriaMetrics behind two Prometheus)', { timeout: 3
     const prom = `http://127.0.0.1:${promPort}`;
     const vm = `http://127.0.0.1:${env.VICTORIA_METRICS_PORT}`;
     let running = true;
+    let traffic: Promise<void> | undefined;
     try {
       const up = await stack('up', env);
       assert.equal(up.code, 0, output(up));
       const started = Date.now();
       // Steady traffic of several kinds, so rates, ratios and quantiles have something to show.
-      const traffic = (async () => {
+      traffic = (async () => {
         let i = 0;
         while (running) {
           i++;
@@ -137,6 +138,7 @@ describe('long-term store (VictoriaMetrics behind two Prometheus)', { timeout: 3
       assert.deepEqual(mismatches, []);
     } finally {
       running = false;
+      await traffic;
       const down = await stack('down', env);
       const leftovers = killLeftovers(runDir);
       await deleteRedisKeys(prefix).catch(() => undefined);
