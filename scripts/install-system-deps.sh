@@ -15,6 +15,8 @@ command -v docker-compose >/dev/null || need+=(docker-compose)
 # replicas sit behind HAProxy.
 command -v chromium >/dev/null || need+=(chromium)
 command -v haproxy >/dev/null || need+=(haproxy)
+# The long-term store behind Prometheus in HA (PROMETHEUS_REPLICAS > 1).
+command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages present"
   exit 0
@@ -33,6 +35,6 @@ apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian starts packaged daemons as services on install where an init system runs; the project
 # starts its own instances on its own ports, so stop any that came up.
-for svc in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter haproxy; do
+for svc in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter haproxy victoria-metrics; do
   if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done

@@ -91,16 +91,19 @@ function compose(args) {
  * @property {string} readyUrl
  * @property {{ variable: string, host: string, port: number }[]} ports
  * @property {string} [stdoutFile]
- * @property {string} [config] configuration file reloaded in place through POST /-/reload
+ * @property {string} [config] configuration file reloaded in place when it changes: POST /-/reload, or `reloadSignal`
+ * @property {boolean} [startLast] started once every other service is ready (the load balancer)
+ * @property {NodeJS.Signals} [reloadSignal] how the service reloads `config` (HAProxy: SIGUSR2), instead of POST /-/reload
  * @property {string} [note] printed beside the URL
  */
 
 /** @param {import('./stack/settings.mjs').Settings} settings */
 async function plan(settings) {
-  const [native, paths, { renderPrometheusConfig }] = await Promise.all([
+  const [native, paths, { renderPrometheusConfig }, scale] = await Promise.all([
     import('@obsnest/monitoring/runtime/native'),
     import('@obsnest/monitoring/runtime/paths'),
     import('@obsnest/monitoring/runtime/prometheus-config'),
+    import('@obsnest/monitoring/runtime/scale'),
   ]).catch((error) => {
     if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new StackError('monitoring/ is not built: run `npm run up` (it builds first) or `npx tsc -b`');
@@ -114,14 +117,42 @@ async function plan(settings) {
   /** @type {string[]} */
   const skipped = [];
 
+  // Replicas share one database and one queue, or they are not replicas of one service.
+  if (settings.apiReplicas > 1 && (!settings.databaseUrl || !settings.redisUrl)) {
+    const why = [
+      ...(settings.databaseUrl
+        ? []
+        : [
+            'DATABASE_URL is not set: each API process would open its own embedded PGlite database (PGlite belongs to one process, its files to one owner), so replicas would not see each other’s users',
+          ]),
+      ...(settings.redisUrl
+        ? []
+        : [
+            'REDIS_URL is not set: each would have its own in-process queue, and Socket.IO events would reach only the clients of the replica that emitted them',
+          ]),
+    ];
+    throw new StackError(
+      `API_REPLICAS=${settings.apiReplicas} needs a shared PostgreSQL and Redis:\n  - ${why.join('\n  - ')}\n  Set DATABASE_URL and REDIS_URL, or API_REPLICAS=1.`,
+    );
+  }
+  const longTermStore =
+    settings.longTermStore === 'victoria-metrics' || (settings.longTermStore === 'auto' && settings.prometheusReplicas > 1);
+
   // Which binaries this run needs, installed first when missing.
   /** @type {import('@obsnest/monitoring/runtime/native').Binary[]} */
   const binaries = ['prometheus', 'alertmanager', 'nodeExporter'];
   if (settings.databaseUrl) binaries.push('postgresExporter');
   if (settings.redisUrl) binaries.push('redisExporter');
+  /** @type {{ key: string, binary: string, pkg: string }[]} */
   const needed = binaries.map((key) => ({ key, binary: native.BINARIES[key], pkg: native.DEBIAN_PACKAGES[key] }));
+  /** @type {(keyof typeof scale.SCALE_BINARIES)[]} */
+  const scaleBinaries = [
+    ...(settings.apiReplicas > 1 ? /** @type {const} */ (['haproxy']) : []),
+    ...(longTermStore ? /** @type {const} */ (['victoriaMetrics']) : []),
+  ];
+  needed.push(...scaleBinaries.map((key) => ({ key, binary: scale.SCALE_BINARIES[key], pkg: scale.SCALE_DEBIAN_PACKAGES[key] })));
   const missing = new Set(installMissing(root, needed, say));
-  for (const core of [native.BINARIES.prometheus, native.BINARIES.alertmanager]) {
+  for (const core of [native.BINARIES.prometheus, native.BINARIES.alertmanager, ...scaleBinaries.map((key) => scale.SCALE_BINARIES[key])]) {
     if (missing.has(core)) throw new StackError(`${core} is required and not installed (see above)`);
   }
 
@@ -147,24 +178,95 @@ async function plan(settings) {
   if (!binBuilt('@obsnest/api', 'obsnest-api'))
     throw new StackError('the API is not built: run `npm run up` (it builds first) or `npx tsc -b`');
   const apiArgv = [process.execPath, binPath('@obsnest/api', 'obsnest-api')];
-  const metricsHost = api.managementPort === undefined ? api.probeHost : /** @type {string} */ (api.managementHost);
-  const metricsPort = api.managementPort ?? api.port;
-  planned.push({
-    name: 'api',
-    argv: apiArgv,
-    env: { ...settings.apiEnv },
-    // Restarted by `up` when a variable it reads changes, not when unrelated ones do.
-    fingerprint: sha256([apiArgv, settings.apiEnvNames.map((name) => [name, settings.apiEnv[name] || null])]),
-    url: http(api.probeHost, api.port),
-    readyUrl: http(metricsHost, metricsPort, '/health/ready'),
-    ports: [
-      { variable: 'PORT', host: api.host, port: api.port },
-      ...(api.managementPort === undefined
-        ? []
-        : [{ variable: 'MANAGEMENT_PORT', host: /** @type {string} */ (api.managementHost), port: api.managementPort }]),
-    ],
-    note: `metrics ${http(metricsHost, metricsPort, '/metrics')}${settings.metricsToken ? ' (bearer token: METRICS_TOKEN)' : ''}`,
+  const replicated = settings.apiReplicas > 1;
+  // One API: on HOST:PORT as configured. Several: each on its own loopback ports, HAProxy on HOST:PORT.
+  const instances = Array.from({ length: settings.apiReplicas }, (_, i) => {
+    if (!replicated) {
+      return {
+        name: 'api',
+        host: api.host,
+        port: api.port,
+        probeHost: api.probeHost,
+        managementHost: api.managementHost,
+        managementPort: api.managementPort,
+      };
+    }
+    const port = settings.apiReplicaBasePort + 2 * i;
+    return {
+      name: `api-${i + 1}`,
+      host: loopback,
+      port,
+      probeHost: loopback,
+      managementHost: api.managementPort === undefined ? undefined : loopback,
+      managementPort: api.managementPort === undefined ? undefined : port + 1,
+    };
   });
+  /** @type {string[]} */
+  const apiMetricsTargets = [];
+  for (const instance of instances) {
+    const metricsHost = instance.managementPort === undefined ? instance.probeHost : /** @type {string} */ (instance.managementHost);
+    const metricsPort = instance.managementPort ?? instance.port;
+    apiMetricsTargets.push(native.address(metricsHost, metricsPort));
+    /** @type {Record<string, string | undefined>} */
+    const env = { ...settings.apiEnv };
+    if (replicated) {
+      Object.assign(env, { HOST: instance.host, PORT: String(instance.port) });
+      if (instance.managementPort !== undefined)
+        Object.assign(env, { MANAGEMENT_HOST: instance.managementHost, MANAGEMENT_PORT: String(instance.managementPort) });
+      // Readiness turns 503 on SIGTERM; HAProxy checks every second and takes a replica out after
+      // two failures: 5 s of drain let it leave the pool while it still accepts.
+      env.SHUTDOWN_DRAIN_MS = settings.apiEnv.SHUTDOWN_DRAIN_MS || '5000';
+    }
+    planned.push({
+      name: instance.name,
+      argv: apiArgv,
+      env,
+      // Restarted by `up` when a variable it reads changes, not when unrelated ones do.
+      fingerprint: sha256([apiArgv, settings.apiEnvNames.map((name) => [name, env[name] || null])]),
+      url: http(instance.probeHost, instance.port),
+      readyUrl: http(metricsHost, metricsPort, '/health/ready'),
+      ports: [
+        { variable: replicated ? 'API_REPLICA_BASE_PORT' : 'PORT', host: instance.host, port: instance.port },
+        ...(instance.managementPort === undefined
+          ? []
+          : [
+              {
+                variable: replicated ? 'API_REPLICA_BASE_PORT' : 'MANAGEMENT_PORT',
+                host: /** @type {string} */ (instance.managementHost),
+                port: instance.managementPort,
+              },
+            ]),
+      ],
+      note: `metrics ${http(metricsHost, metricsPort, '/metrics')}${settings.metricsToken ? ' (bearer token: METRICS_TOKEN)' : ''}`,
+    });
+  }
+  const haproxyConfig = join(runDir, 'haproxy.cfg');
+  const haproxyYaml = () =>
+    scale.renderHaproxyConfig({
+      bind: { host: api.host, port: api.port },
+      metrics: { host: loopback, port: settings.loadBalancerMetricsPort },
+      replicas: instances.map((i) => ({ name: i.name, host: i.host, port: i.port, checkPort: i.managementPort })),
+    });
+  if (replicated) {
+    const lb = scale.haproxyCommand(haproxyConfig);
+    planned.push({
+      name: 'load-balancer',
+      argv: lb.argv,
+      env: baseEnv(),
+      // Not the replicas: a changed list of servers is a reload (SIGUSR2), not a restart.
+      fingerprint: sha256(lb.argv),
+      url: http(api.probeHost, api.port),
+      readyUrl: http(loopback, settings.loadBalancerMetricsPort, lb.readyPath),
+      ports: [
+        { variable: 'PORT', host: api.host, port: api.port },
+        { variable: 'LOAD_BALANCER_METRICS_PORT', host: loopback, port: settings.loadBalancerMetricsPort },
+      ],
+      config: haproxyConfig,
+      reloadSignal: 'SIGUSR2',
+      startLast: true,
+      note: `HAProxy over ${instances.length} replicas (sticky cookie ${scale.STICKY_COOKIE}); its metrics ${http(loopback, settings.loadBalancerMetricsPort, '/metrics')}`,
+    });
+  }
 
   /** @param {string} name @param {string} variable @param {number} port @param {import('@obsnest/monitoring/runtime/native').Command} command */
   const exporter = (name, variable, port, command) =>
@@ -203,43 +305,83 @@ async function plan(settings) {
     );
 
   const amConfig = join(runDir, 'alertmanager.yml');
-  const am = native.alertmanagerCommand({
-    configFile: amConfig,
-    storageDir: join(runDir, 'alertmanager-data'),
-    host: loopback,
-    port: settings.alertmanagerPort,
-  });
-  planned.push({
-    name: 'alertmanager',
-    argv: am.argv,
-    env: baseEnv(),
-    fingerprint: sha256(am.argv),
-    url: http(loopback, settings.alertmanagerPort),
-    readyUrl: http(loopback, settings.alertmanagerPort, am.readyPath),
-    ports: [{ variable: 'ALERTMANAGER_PORT', host: loopback, port: settings.alertmanagerPort }],
-    config: amConfig,
-  });
+  const amCount = settings.alertmanagerReplicas;
+  const amName = (/** @type {number} */ i) => (amCount === 1 ? 'alertmanager' : `alertmanager-${i + 1}`);
+  const gossip = Array.from({ length: amCount }, (_, i) => native.address(loopback, settings.alertmanagerClusterPort + i));
+  for (let i = 0; i < amCount; i++) {
+    const port = settings.alertmanagerPort + i;
+    const am = native.alertmanagerCommand({
+      configFile: amConfig,
+      storageDir: join(runDir, amCount === 1 ? 'alertmanager-data' : `${amName(i)}-data`),
+      host: loopback,
+      port,
+      ...(amCount > 1 ? { cluster: { listen: /** @type {string} */ (gossip[i]), peers: gossip.filter((_, j) => j !== i) } } : {}),
+    });
+    planned.push({
+      name: amName(i),
+      argv: am.argv,
+      env: baseEnv(),
+      fingerprint: sha256(am.argv),
+      url: http(loopback, port),
+      readyUrl: http(loopback, port, am.readyPath),
+      ports: [
+        { variable: 'ALERTMANAGER_PORT', host: loopback, port },
+        ...(amCount > 1 ? [{ variable: 'ALERTMANAGER_CLUSTER_PORT', host: loopback, port: settings.alertmanagerClusterPort + i }] : []),
+      ],
+      config: amConfig,
+      ...(amCount > 1 ? { note: `cluster of ${amCount}, gossip on ${gossip[i]}` } : {}),
+    });
+  }
 
-  const promConfig = join(runDir, 'prometheus.yml');
-  const prom = native.prometheusCommand({
-    configFile: promConfig,
-    dataDir: join(runDir, 'prometheus-data'),
-    host: loopback,
-    port: settings.prometheusPort,
-    retention: settings.prometheusRetention,
-    enableLifecycle: true,
-  });
-  planned.push({
-    name: 'prometheus',
-    argv: prom.argv,
-    env: baseEnv(),
-    fingerprint: sha256(prom.argv),
-    url: http(loopback, settings.prometheusPort),
-    readyUrl: http(loopback, settings.prometheusPort, prom.readyPath),
-    ports: [{ variable: 'PROMETHEUS_PORT', host: loopback, port: settings.prometheusPort }],
-    config: promConfig,
-    note: `targets ${http(loopback, settings.prometheusPort, '/targets')}, alerts ${http(loopback, settings.prometheusPort, '/alerts')}`,
-  });
+  const vmPort = settings.victoriaMetricsPort;
+  if (longTermStore) {
+    const vm = scale.victoriaMetricsCommand({
+      dataDir: join(runDir, 'victoria-metrics-data'),
+      host: loopback,
+      port: vmPort,
+      retention: settings.victoriaMetricsRetention,
+      dedupInterval: '15s',
+    });
+    planned.push({
+      name: 'victoria-metrics',
+      argv: vm.argv,
+      env: baseEnv(),
+      fingerprint: sha256(vm.argv),
+      url: http(loopback, vmPort),
+      readyUrl: http(loopback, vmPort, vm.readyPath),
+      ports: [{ variable: 'VICTORIA_METRICS_PORT', host: loopback, port: vmPort }],
+      note: `long-term store (retention ${settings.victoriaMetricsRetention}), Prometheus query API at ${http(loopback, vmPort, '/prometheus')}`,
+    });
+  }
+
+  const promCount = settings.prometheusReplicas;
+  const promName = (/** @type {number} */ i) => (promCount === 1 ? 'prometheus' : `prometheus-${i + 1}`);
+  /** @type {string[]} */
+  const promConfigs = [];
+  for (let i = 0; i < promCount; i++) {
+    const port = settings.prometheusPort + i;
+    const configFile = join(runDir, promCount === 1 ? 'prometheus.yml' : `${promName(i)}.yml`);
+    promConfigs.push(configFile);
+    const prom = native.prometheusCommand({
+      configFile,
+      dataDir: join(runDir, promCount === 1 ? 'prometheus-data' : `${promName(i)}-data`),
+      host: loopback,
+      port,
+      retention: settings.prometheusRetention,
+      enableLifecycle: true,
+    });
+    planned.push({
+      name: promName(i),
+      argv: prom.argv,
+      env: baseEnv(),
+      fingerprint: sha256(prom.argv),
+      url: http(loopback, port),
+      readyUrl: http(loopback, port, prom.readyPath),
+      ports: [{ variable: 'PROMETHEUS_PORT', host: loopback, port }],
+      config: configFile,
+      note: `targets ${http(loopback, port, '/targets')}, alerts ${http(loopback, port, '/alerts')}`,
+    });
+  }
 
   // The Perses dashboards, drawn by the native viewer; it proxies /api/v1 to Prometheus, which stays on loopback.
   if (!binBuilt('@obsnest/dashboards-viewer', 'obsnest-dashboards'))
@@ -287,20 +429,31 @@ async function plan(settings) {
     'redis-exporter': 'redis',
   };
   /** @type {Record<string, string[]>} */
-  const targets = { api: [native.address(metricsHost, metricsPort)] };
+  const targets = {};
   /** @type {string[]} */
   const dropJobs = [];
   for (const [service, job] of Object.entries(jobOfService)) {
-    const listen = planned.find((s) => s.name === service)?.ports[0];
-    if (listen) targets[job] = [native.address(listen.host, listen.port)];
+    const listens = planned.filter((s) => groupOf(s.name) === service).map((s) => /** @type {Planned['ports'][number]} */ (s.ports[0]));
+    if (listens.length > 0) targets[job] = listens.map((listen) => native.address(listen.host, listen.port));
     else dropJobs.push(job);
   }
-  const prometheusYaml = () =>
+  // The API's targets from a file Prometheus watches: another API_REPLICAS is a rewrite, no reload.
+  const apiTargetsFile = join(runDir, 'api-targets.json');
+  const apiTargetsJson = () => `${JSON.stringify([{ targets: apiMetricsTargets, labels: {} }], null, 2)}\n`;
+  const prometheusYaml = (/** @type {number} */ i) =>
     renderPrometheusConfig({
       targets,
+      fileSd: { api: apiTargetsFile },
       dropJobs,
       credentialsFile: settings.metricsToken ? join(runDir, 'metrics_token') : null,
       alertmanagers: targets.alertmanager ?? [],
+      ...(promCount > 1 ? { externalLabels: { replica: promName(i) } } : {}),
+      // The replicas' copies become one series in the store: `replica` is dropped on the way, and
+      // VictoriaMetrics keeps one sample per 15 s (-dedup.minScrapeInterval) of the two.
+      ...(longTermStore ? { remoteWrite: [{ url: http(loopback, vmPort, '/api/v1/write'), dropLabels: ['replica'] }] } : {}),
+      extraJobs: replicated
+        ? [{ job_name: 'haproxy', static_configs: [{ targets: [native.address(loopback, settings.loadBalancerMetricsPort)] }] }]
+        : [],
     });
 
   const sinkUrl = planned.find((p) => p.name === 'alert-sink')?.url;
@@ -308,8 +461,12 @@ async function plan(settings) {
     planned,
     skipped,
     prometheusYaml,
+    promConfigs,
+    apiTargetsFile,
+    apiTargetsJson,
+    haproxyConfig: replicated ? haproxyConfig : undefined,
+    haproxyYaml,
     amConfig,
-    promConfig,
     renderScript: paths.ALERTMANAGER_RENDER_SCRIPT,
     alertmanagerTemplate: paths.ALERTMANAGER_CONFIG,
     sinkUrl,
@@ -347,7 +504,11 @@ function renderConfigs(settings, p) {
   if (writeIfChanged(p.amConfig, readFileSync(rendered, 'utf8'))) changed.add(p.amConfig);
   rmSync(rendered, { force: true });
 
-  if (writeIfChanged(p.promConfig, p.prometheusYaml())) changed.add(p.promConfig);
+  p.promConfigs.forEach((file, i) => {
+    if (writeIfChanged(file, p.prometheusYaml(i))) changed.add(file);
+  });
+  writeIfChanged(p.apiTargetsFile, p.apiTargetsJson());
+  if (p.haproxyConfig && writeIfChanged(p.haproxyConfig, p.haproxyYaml())) changed.add(p.haproxyConfig);
   return changed;
 }
 
@@ -424,7 +585,7 @@ async function upNative(settings) {
   const toStart = [];
   /** @type {Map<string, string>} */
   const outcome = new Map();
-  for (const name of [...new Set([...SERVICES, ...recordedNames(runDir)])]) {
+  for (const name of [...new Set([...p.planned.map((s) => s.name), ...SERVICES, ...recordedNames(runDir)])]) {
     const found = inspect(runDir, name);
     const wanted = p.planned.find((s) => s.name === name);
     if (found.state === 'stale') forget(runDir, name);
@@ -459,24 +620,33 @@ async function upNative(settings) {
 
   /** @type {{ service: Planned, exited: Promise<string>, pid: number }[]} */
   const launched = [];
-  for (const service of toStart) {
-    const { record, exited } = startDetached({
-      runDir,
-      name: service.name,
-      argv: service.argv,
-      env: service.env,
-      cwd: root,
-      fingerprint: service.fingerprint,
-      url: service.url,
-      readyUrl: service.readyUrl,
-      stdoutFile: service.stdoutFile,
-    });
-    launched.push({ service, exited, pid: record.pid });
-  }
+  const launch = (/** @type {Planned[]} */ services) => {
+    for (const service of services) {
+      const { record, exited } = startDetached({
+        runDir,
+        name: service.name,
+        argv: service.argv,
+        env: service.env,
+        cwd: root,
+        fingerprint: service.fingerprint,
+        url: service.url,
+        readyUrl: service.readyUrl,
+        stdoutFile: service.stdoutFile,
+      });
+      launched.push({ service, exited, pid: record.pid });
+    }
+  };
+  launch(toStart.filter((s) => !s.startLast));
 
   // Running Prometheus and Alertmanager pick a changed configuration up without a restart.
   for (const service of p.planned) {
     if (!service.config || !changedConfigs.has(service.config) || toStart.includes(service)) continue;
+    if (service.reloadSignal) {
+      const found = inspect(runDir, service.name);
+      if (found.state === 'running') process.kill(found.record.pid, service.reloadSignal);
+      say(`${service.name}: configuration changed, ${found.state === 'running' ? `reloaded (${service.reloadSignal})` : 'not running'}`);
+      continue;
+    }
     const response = await fetch(new URL('/-/reload', service.url), { method: 'POST', signal: AbortSignal.timeout(10_000) }).catch(
       (e) => e,
     );
@@ -488,32 +658,40 @@ async function upNative(settings) {
   // Everything ready, or the reasons why not.
   const deadline = Date.now() + settings.readyTimeoutMs;
   const failures = /** @type {string[]} */ ([]);
-  await Promise.all(
-    p.planned.map(async (service) => {
-      const launch = launched.find((l) => l.service === service);
-      /** @type {string | undefined} */
-      let ended;
-      launch?.exited.then((why) => {
-        ended = why;
-      });
-      while (Date.now() < deadline) {
-        if (ended) break;
-        if (await answers(service.readyUrl, 2000)) {
-          if (launch) outcome.set(service.name, `started (pid ${launch.pid})`);
-          return;
+  const waitReady = (/** @type {Planned[]} */ services) =>
+    Promise.all(
+      services.map(async (service) => {
+        const launch = launched.find((l) => l.service === service);
+        /** @type {string | undefined} */
+        let ended;
+        launch?.exited.then((why) => {
+          ended = why;
+        });
+        while (Date.now() < deadline) {
+          if (ended) break;
+          if (await answers(service.readyUrl, 2000)) {
+            if (launch) outcome.set(service.name, `started (pid ${launch.pid})`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 250));
         }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      const log = recordFiles(runDir, service.name).log;
-      failures.push(
-        `${service.name}: ${ended ?? `not ready at ${service.readyUrl} after ${Math.round(settings.readyTimeoutMs / 1000)} s`}\n` +
-          `    last lines of ${shown(log)}:\n${tail(log)
-            .split('\n')
-            .map((l) => `      ${l}`)
-            .join('\n')}`,
-      );
-    }),
-  );
+        const log = recordFiles(runDir, service.name).log;
+        failures.push(
+          `${service.name}: ${ended ?? `not ready at ${service.readyUrl} after ${Math.round(settings.readyTimeoutMs / 1000)} s`}\n` +
+            `    last lines of ${shown(log)}:\n${tail(log)
+              .split('\n')
+              .map((l) => `      ${l}`)
+              .join('\n')}`,
+        );
+      }),
+    );
+  await waitReady(p.planned.filter((s) => !s.startLast));
+  // The load balancer once its servers answer: started earlier, it would mark them down and be
+  // unready again for a few checks after `up` has reported it ready.
+  if (failures.length === 0) {
+    launch(toStart.filter((s) => s.startLast));
+    await waitReady(p.planned.filter((s) => s.startLast));
+  }
   if (failures.length > 0) {
     for (const { service } of launched) await stop(runDir, service.name, stopTimeout);
     throw new StackError(`the stack did not come up (what this run started is stopped again):\n  ${failures.join('\n  ')}`);
@@ -529,10 +707,15 @@ async function upNative(settings) {
   console.log(
     '  grafana: no Debian package, so not started natively. The dashboards (monitoring/grafana/dashboards) need\n' +
       '           docker compose (docker-compose.yml: `docker compose up -d grafana`, port GRAFANA_PORT, default 3001)\n' +
-      `           or a Grafana of your own with ${p.planned.find((s) => s.name === 'prometheus')?.url} as its Prometheus data source.`,
+      `           or a Grafana of your own with ${p.planned.find((s) => groupOf(s.name) === 'prometheus')?.url} as its Prometheus data source.`,
   );
   say(`logs in ${shown(runDir)}/*.log; stop everything with \`npm run down\``);
   return 0;
+}
+
+/** The service a name belongs to: api-2 → api, prometheus-1 → prometheus. */
+function groupOf(/** @type {string} */ name) {
+  return name.replace(/-\d+$/, '');
 }
 
 /** Services with a record in the run directory, known or not (an older version may have started others). */
@@ -580,22 +763,33 @@ async function down() {
 /**
  * One service as `status` reports it. `ready` is checked live (its readiness URL answers 2xx);
  * `url`, `pid` and `since` are null for a service that does not run.
- * @typedef {{ name: string, running: boolean, ready: boolean, url: string | null, pid: number | null, since: string | null, note?: string }} ServiceStatus
+ * @typedef {{ name: string, group: string, running: boolean, ready: boolean, url: string | null, pid: number | null, since: string | null, note?: string }} ServiceStatus
  */
 
 /** @param {string} runDir @returns {Promise<ServiceStatus[]>} */
 function serviceStatuses(runDir) {
-  const names = [...new Set([...SERVICES, ...recordedNames(runDir)])];
+  const recorded = recordedNames(runDir);
+  // `api` is not "stopped" while api-1…api-N run in its place.
+  const replaced = new Set(recorded.filter((name) => groupOf(name) !== name).map(groupOf));
+  const names = [...new Set([...SERVICES.filter((name) => !replaced.has(name)), ...recorded])];
   return Promise.all(
     names.map(async (name) => {
       const found = inspect(runDir, name);
       if (found.state !== 'running') {
         const note = found.state === 'stale' ? `stale record: ${found.reason}` : undefined;
-        return { name, running: false, ready: false, url: null, pid: null, since: null, ...(note ? { note } : {}) };
+        return { name, group: groupOf(name), running: false, ready: false, url: null, pid: null, since: null, ...(note ? { note } : {}) };
       }
       const { pid, url, readyUrl, startedAt } = found.record;
       const probe = readyUrl ?? url;
-      return { name, running: true, ready: probe ? await answers(probe, 1500) : false, url: url ?? null, pid, since: startedAt ?? null };
+      return {
+        name,
+        group: groupOf(name),
+        running: true,
+        ready: probe ? await answers(probe, 1500) : false,
+        url: url ?? null,
+        pid,
+        since: startedAt ?? null,
+      };
     }),
   );
 }

@@ -83,6 +83,8 @@ export interface AlertmanagerFlags {
   readonly host: string;
   readonly port: number;
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Gossip with the other Alertmanagers (ALERTMANAGER_REPLICAS): own address and theirs. Unset: clustering off. */
+  readonly cluster?: { readonly listen: string; readonly peers: readonly string[] };
 }
 
 export function alertmanagerCommand(flags: AlertmanagerFlags): Command {
@@ -97,7 +99,14 @@ export function alertmanagerCommand(flags: AlertmanagerFlags): Command {
       `--web.listen-address=${address(flags.host, flags.port)}`,
       `--web.external-url=http://${address(flags.host, flags.port)}/`,
       // Empty: clustering off, no gossip listener on the default 0.0.0.0:9094.
-      '--cluster.listen-address=',
+      ...(flags.cluster
+        ? [
+            `--cluster.listen-address=${flags.cluster.listen}`,
+            // Loopback peers: without an advertise address, Alertmanager refuses a listener it cannot advertise.
+            `--cluster.advertise-address=${flags.cluster.listen}`,
+            ...flags.cluster.peers.map((peer) => `--cluster.peer=${peer}`),
+          ]
+        : ['--cluster.listen-address=']),
       ...(flags.logLevel ? [`--log.level=${flags.logLevel}`] : []),
     ],
     env: {},

@@ -16,7 +16,14 @@ export interface ScrapeConfig {
   metrics_path?: string;
   authorization?: { type?: string; credentials_file?: string };
   static_configs: { targets: string[]; labels?: Record<string, string> }[];
+  file_sd_configs?: { files: string[]; refresh_interval?: string }[];
   relabel_configs?: unknown[];
+}
+
+export interface RemoteWrite {
+  readonly url: string;
+  /** Labels removed before sending (external labels included), e.g. `replica`, so replicas' copies are one series. */
+  readonly dropLabels?: readonly string[];
 }
 
 export interface PrometheusConfig {
@@ -24,6 +31,7 @@ export interface PrometheusConfig {
   rule_files: string[];
   alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
   scrape_configs: ScrapeConfig[];
+  remote_write?: unknown[];
 }
 
 export function readPrometheusConfig(): PrometheusConfig {
@@ -51,13 +59,23 @@ export interface RuntimeOverrides {
   readonly scrapeInterval?: string;
   /** Rule evaluation interval of the groups without their own `interval`. */
   readonly evaluationInterval?: string;
+  /**
+   * Jobs whose targets come from a file (file_sd) instead of a static list: Prometheus re-reads the
+   * file when it changes, so the native stack changes the number of API replicas without a reload.
+   */
+  readonly fileSd?: Readonly<Record<string, string>>;
+  /** global.external_labels, e.g. `{ replica: 'prometheus-1' }` for Prometheus in HA. */
+  readonly externalLabels?: Readonly<Record<string, string>>;
+  readonly remoteWrite?: readonly RemoteWrite[];
+  /** Jobs of the native stack only (the load balancer), appended as given. */
+  readonly extraJobs?: readonly ScrapeConfig[];
 }
 
 /** The runtime copy of prometheus.yml as YAML text. Throws on a job name it does not know. */
 export function renderPrometheusConfig(overrides: RuntimeOverrides = {}): string {
   const config = readPrometheusConfig();
   const known = new Set(config.scrape_configs.map((job) => job.job_name));
-  for (const name of [...Object.keys(overrides.targets ?? {}), ...(overrides.dropJobs ?? [])]) {
+  for (const name of [...Object.keys(overrides.targets ?? {}), ...Object.keys(overrides.fileSd ?? {}), ...(overrides.dropJobs ?? [])]) {
     if (!known.has(name)) throw new Error(`prometheus.yml has no job named "${name}" (jobs: ${[...known].join(', ')})`);
   }
   config.rule_files = [...(overrides.ruleFiles ?? [join(RULES_DIR, '*.yml')])];
@@ -69,11 +87,26 @@ export function renderPrometheusConfig(overrides: RuntimeOverrides = {}): string
     config.global.scrape_timeout = overrides.scrapeInterval;
   }
   if (overrides.evaluationInterval) config.global.evaluation_interval = overrides.evaluationInterval;
+  const global = config.global as Record<string, unknown>;
+  if (overrides.externalLabels) global.external_labels = { ...overrides.externalLabels };
+  if (overrides.remoteWrite?.length) {
+    config.remote_write = overrides.remoteWrite.map((rw) => ({
+      url: rw.url,
+      ...(rw.dropLabels?.length ? { write_relabel_configs: [{ action: 'labeldrop', regex: rw.dropLabels.join('|') }] } : {}),
+    }));
+  }
   const dropped = new Set(overrides.dropJobs ?? []);
   config.scrape_configs = config.scrape_configs.filter((job) => !dropped.has(job.job_name));
   for (const job of config.scrape_configs) {
     const targets = overrides.targets?.[job.job_name];
     if (targets) job.static_configs = [{ targets: [...targets] }];
+    // Several targets of one job on one host: `instance` keeps the port, or they would collide.
+    if (targets && targets.length > 1) delete job.relabel_configs;
+    const sdFile = overrides.fileSd?.[job.job_name];
+    if (sdFile) {
+      delete (job as Partial<ScrapeConfig>).static_configs;
+      job.file_sd_configs = [{ files: [sdFile] }];
+    }
     if (job.authorization && overrides.credentialsFile === null) delete job.authorization;
     else if (job.authorization && overrides.credentialsFile) job.authorization.credentials_file = overrides.credentialsFile;
     if (overrides.scrapeInterval) {
@@ -81,5 +114,6 @@ export function renderPrometheusConfig(overrides: RuntimeOverrides = {}): string
       delete job.scrape_timeout;
     }
   }
+  config.scrape_configs.push(...(overrides.extraJobs ?? []).map((job) => structuredClone(job)));
   return stringify(config);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { JOBS } from '../grafana/src/scrape-targets.js';
 import { deleteRedisKeys, eventually, REDIS_URL } from './support/live.js';
 import { REPO_ROOT } from './support/paths.js';
-import { cleanEnv, output, type RunResult, run } from './support/run.js';
+import { cleanEnv, output, run } from './support/run.js';
+import { alive, killLeftovers, recordedPids, STACK, stack } from './support/stack.js';
 import { freePort } from './support/service.js';
 
 /**
@@ -19,52 +20,7 @@ import { freePort } from './support/service.js';
  * `down`, and by a SIGKILL of anything `down` would have left behind.
  */
 
-const STACK = join(REPO_ROOT, 'scripts/stack.mjs');
 const SERVICES = ['alert-sink', 'api', 'node-exporter', 'redis-exporter', 'alertmanager', 'prometheus'];
-
-function stack(command: 'up' | 'down' | 'status', env: NodeJS.ProcessEnv): Promise<RunResult> {
-  return run(process.execPath, [STACK, command], { cwd: REPO_ROOT, env, timeoutMs: 150_000 });
-}
-
-/** Whether a pid runs (a zombie waiting for its parent to reap it counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-/** The pids recorded in a run directory, by service. */
-function recordedPids(runDir: string): Map<string, number> {
-  if (!existsSync(runDir)) return new Map();
-  return new Map(
-    readdirSync(runDir)
-      .filter((file) => file.endsWith('.pid'))
-      .map((file) => [file.slice(0, -4), Number(readFileSync(join(runDir, file), 'utf8').trim())]),
-  );
-}
-
-/** Last resort after a failed `down`: SIGKILL what is still recorded and still runs its recorded command. */
-function killLeftovers(runDir: string): string[] {
-  const left: string[] = [];
-  for (const [name, pid] of recordedPids(runDir)) {
-    let argv: string[];
-    let cmdline: string;
-    try {
-      argv = (JSON.parse(readFileSync(join(runDir, `${name}.json`), 'utf8')) as { argv: string[] }).argv;
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (cmdline === `${argv.join('\0')}\0`) {
-      process.kill(pid, 'SIGKILL');
-      left.push(`${name} (pid ${pid})`);
-    }
-  }
-  return left;
-}
 
 async function ok(url: string, headers: Record<string, string> = {}): Promise<number> {
   const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
@@ -191,6 +147,7 @@ describe('npm run up / status / down (native)', { timeout: 170_000 }, () => {
         report.services.find((s) => s.name === 'postgres-exporter'),
         {
           name: 'postgres-exporter',
+          group: 'postgres-exporter',
           running: false,
           ready: false,
           url: null,

@@ -48,6 +48,14 @@ const ms = (/** @type {number} */ fallback, /** @type {number} */ min, /** @type
     .max(max, { error: `expected at most ${max}` })
     .default(fallback);
 
+const count = (/** @type {number} */ fallback, /** @type {number} */ max) =>
+  z.coerce
+    .number({ error: 'expected a number' })
+    .int({ error: 'expected a whole number' })
+    .min(1, { error: 'expected at least 1' })
+    .max(max, { error: `expected at most ${max}` })
+    .default(fallback);
+
 const httpUrl = z
   .string()
   .trim()
@@ -128,6 +136,29 @@ export const STACK_ENV = /** @type {const} @satisfies {Record<string, StackVaria
     usedBy: ['stack'],
     schema: port(9095),
   },
+  API_REPLICAS: {
+    category: 'Stack runner',
+    requirement: 'optional',
+    description:
+      'How many API processes npm run up starts. Above 1, HAProxy listens on PORT and balances them (sticky cookie for Socket.IO); they need DATABASE_URL and REDIS_URL.',
+    usedBy: ['stack'],
+    schema: count(1, 16),
+  },
+  API_REPLICA_BASE_PORT: {
+    category: 'Stack runner',
+    requirement: 'optional',
+    description:
+      'With API_REPLICAS above 1: replica i listens on this port + 2(i-1) (loopback), its MANAGEMENT_PORT, when one is set, on the next one.',
+    usedBy: ['stack'],
+    schema: port(3100),
+  },
+  LOAD_BALANCER_METRICS_PORT: {
+    category: 'Stack runner',
+    requirement: 'optional',
+    description: "With API_REPLICAS above 1: HAProxy's own Prometheus endpoint (/metrics) and readiness (/ready), loopback.",
+    usedBy: ['stack'],
+    schema: port(8405),
+  },
   // Monitoring services
   PROMETHEUS_PORT: {
     category: 'Monitoring services',
@@ -153,12 +184,61 @@ export const STACK_ENV = /** @type {const} @satisfies {Record<string, StackVaria
       .regex(/^\d+[smhdwy]$/, { error: 'expected a duration such as 30d' })
       .default('30d'),
   },
+  PROMETHEUS_REPLICAS: {
+    category: 'Monitoring services',
+    requirement: 'optional',
+    description:
+      'Identical Prometheus servers (native stack), on PROMETHEUS_PORT, PROMETHEUS_PORT+1, …, told apart by the external label replica. Above 1, VictoriaMetrics receives remote_write from all of them.',
+    usedBy: ['stack'],
+    schema: count(1, 4),
+  },
   ALERTMANAGER_PORT: {
     category: 'Monitoring services',
     requirement: 'optional',
     description: 'Alertmanager UI and API port on the host.',
     usedBy: ['stack', 'compose'],
     schema: port(9093),
+  },
+  ALERTMANAGER_REPLICAS: {
+    category: 'Monitoring services',
+    requirement: 'optional',
+    description:
+      'Alertmanagers in one cluster (native stack), on ALERTMANAGER_PORT, ALERTMANAGER_PORT+1, …; every Prometheus sends to all of them and the cluster notifies once.',
+    usedBy: ['stack'],
+    schema: count(1, 4),
+  },
+  ALERTMANAGER_CLUSTER_PORT: {
+    category: 'Monitoring services',
+    requirement: 'optional',
+    description:
+      'With ALERTMANAGER_REPLICAS above 1: gossip port of the first Alertmanager (loopback), the next ones on the following ports.',
+    usedBy: ['stack'],
+    schema: port(9394),
+  },
+  LONG_TERM_STORE: {
+    category: 'Monitoring services',
+    requirement: 'optional',
+    description:
+      'auto (VictoriaMetrics when PROMETHEUS_REPLICAS is above 1), victoria-metrics (always) or none: the single-node store every Prometheus remote-writes to, copies deduplicated.',
+    usedBy: ['stack'],
+    schema: z.enum(['auto', 'victoria-metrics', 'none'], { error: 'expected auto, victoria-metrics or none' }).default('auto'),
+  },
+  VICTORIA_METRICS_PORT: {
+    category: 'Monitoring services',
+    requirement: 'optional',
+    description: 'VictoriaMetrics HTTP port (loopback): remote_write receiver and Prometheus-compatible query API.',
+    usedBy: ['stack'],
+    schema: port(8428),
+  },
+  VICTORIA_METRICS_RETENTION: {
+    category: 'Monitoring services',
+    requirement: 'optional',
+    description: 'How long VictoriaMetrics keeps samples (-retentionPeriod: 12 means months; 90d, 2y also work).',
+    usedBy: ['stack'],
+    schema: z
+      .string()
+      .regex(/^\d+[hdwy]?$/, { error: 'expected a number of months (12) or a duration such as 90d' })
+      .default('12'),
   },
   ALERT_WEBHOOK_URL: {
     category: 'Monitoring services',

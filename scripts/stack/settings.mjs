@@ -31,6 +31,15 @@ const localAddress = (/** @type {string} */ host) => (host === '0.0.0.0' || host
  * @property {number} alertSinkPort
  * @property {string | undefined} alertWebhookUrl
  * @property {string | undefined} alertWebhookUrlFile
+ * @property {number} apiReplicas
+ * @property {number} apiReplicaBasePort
+ * @property {number} loadBalancerMetricsPort
+ * @property {number} prometheusReplicas
+ * @property {number} alertmanagerReplicas
+ * @property {number} alertmanagerClusterPort
+ * @property {'auto' | 'victoria-metrics' | 'none'} longTermStore
+ * @property {number} victoriaMetricsPort
+ * @property {string} victoriaMetricsRetention
  */
 
 /**
@@ -77,6 +86,15 @@ export function loadStackSettings(root, env = process.env) {
     alertSinkPort: /** @type {number} */ (s.ALERT_SINK_PORT),
     alertWebhookUrl: /** @type {string | undefined} */ (s.ALERT_WEBHOOK_URL),
     alertWebhookUrlFile: /** @type {string | undefined} */ (s.ALERT_WEBHOOK_URL_FILE),
+    apiReplicas: /** @type {number} */ (s.API_REPLICAS),
+    apiReplicaBasePort: /** @type {number} */ (s.API_REPLICA_BASE_PORT),
+    loadBalancerMetricsPort: /** @type {number} */ (s.LOAD_BALANCER_METRICS_PORT),
+    prometheusReplicas: /** @type {number} */ (s.PROMETHEUS_REPLICAS),
+    alertmanagerReplicas: /** @type {number} */ (s.ALERTMANAGER_REPLICAS),
+    alertmanagerClusterPort: /** @type {number} */ (s.ALERTMANAGER_CLUSTER_PORT),
+    longTermStore: /** @type {'auto' | 'victoria-metrics' | 'none'} */ (s.LONG_TERM_STORE),
+    victoriaMetricsPort: /** @type {number} */ (s.VICTORIA_METRICS_PORT),
+    victoriaMetricsRetention: /** @type {string} */ (s.VICTORIA_METRICS_RETENTION),
   };
 }
 

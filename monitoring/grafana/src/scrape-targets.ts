@@ -58,9 +58,20 @@ export const REDIS_EXPORTER_METRICS = {
   keyspaceMissesTotal: 'redis_keyspace_misses_total',
 } as const;
 
+/** HAProxy 2.6's built-in exporter (job `haproxy`, native stack with API_REPLICAS > 1). */
+export const HAPROXY_METRICS = {
+  backendActiveServers: 'haproxy_backend_active_servers',
+  backendHttpResponsesTotal: 'haproxy_backend_http_responses_total',
+  backendResponseTimeAverageSeconds: 'haproxy_backend_response_time_average_seconds',
+  backendRetryWarningsTotal: 'haproxy_backend_retry_warnings_total',
+  backendRedispatchWarningsTotal: 'haproxy_backend_redispatch_warnings_total',
+  backendConnectionErrorsTotal: 'haproxy_backend_connection_errors_total',
+  serverStatus: 'haproxy_server_status',
+} as const;
+
 /** Every metric name above. */
 export function exporterMetricNames(): string[] {
-  return [PROMETHEUS_METRICS, NODE_EXPORTER_METRICS, POSTGRES_EXPORTER_METRICS, REDIS_EXPORTER_METRICS].flatMap((group) =>
+  return [PROMETHEUS_METRICS, NODE_EXPORTER_METRICS, POSTGRES_EXPORTER_METRICS, REDIS_EXPORTER_METRICS, HAPROXY_METRICS].flatMap((group) =>
     Object.values(group),
   );
 }

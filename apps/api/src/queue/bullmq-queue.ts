@@ -40,6 +40,13 @@ export async function createBullmqQueue(
     prefix: options.prefix,
     connection: consumer,
     concurrency: settings.concurrency,
+    // A job whose process died (SIGKILL, OOM, a lost host) keeps its lock until the lock expires,
+    // and is taken back by the second stalled check after that. BullMQ's defaults (30 s, 30 s)
+    // left the welcome emails of a crashed instance waiting about a minute; 5 s and 2 s bring
+    // them back within about 9 s. The lock is renewed every lockDuration / 2 by a timer, so only
+    // an event loop blocked for 5 s would count a live job as stalled (it then runs again once).
+    lockDuration: 5000,
+    stalledInterval: 2000,
   });
   // Outcomes arrive as events, after the attempt's span has ended: logged in the job's trace still.
   worker.on('completed', (job) => withTraceContext(job.data.traceContext, () => lifecycle.completed(job.id as string, job.attemptsMade)));

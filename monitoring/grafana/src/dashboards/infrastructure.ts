@@ -1,6 +1,7 @@
 import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { newDashboard } from '../dashboard.js';
 import { DEFAULT_CONFIG, type MixinConfig } from '../../../src/config.js';
+import { loadBalancerRow } from './load-balancer.js';
 import { stat, timeseries, UP_DOWN_MAPPING } from '../panels.js';
 import { avg, eq, nre, rate, selector, sum } from '../promql.js';
 import {
@@ -247,5 +248,6 @@ export function infrastructureDashboard(c: MixinConfig = DEFAULT_CONFIG): Dashbo
     .withPanel(redisClients())
     .withPanel(redisCommands())
     .withPanel(redisKeyspaceHits())
+    .withRow(loadBalancerRow())
     .build();
 }
