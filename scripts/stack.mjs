@@ -705,9 +705,9 @@ async function upNative(settings) {
   }
   for (const line of p.skipped) console.log(`  skipped ${line}`);
   console.log(
-    '  grafana: no Debian package, so not started natively. The dashboards (monitoring/grafana/dashboards) need\n' +
-      '           docker compose (docker-compose.yml: `docker compose up -d grafana`, port GRAFANA_PORT, default 3001)\n' +
-      `           or a Grafana of your own with ${p.planned.find((s) => groupOf(s.name) === 'prometheus')?.url} as its Prometheus data source.`,
+    '  grafana: no Debian package, so not started natively; the dashboards service draws the same dashboards\n' +
+      '           (Perses). Grafana runs in docker compose (port GRAFANA_PORT), or add a Grafana of your own with\n' +
+      `           ${p.planned.find((s) => groupOf(s.name) === 'prometheus')?.url} as its Prometheus data source.`,
   );
   say(`logs in ${shown(runDir)}/*.log; stop everything with \`npm run down\``);
   return 0;
