@@ -1,4 +1,5 @@
 /** Goals, result file and the Markdown tables of BENCHMARKS.md. */
+import { aaSpread, compareWithAA, pairedRatios } from './lib/stats.js';
 import type { BenchOptions } from './options.js';
 import type {
   ConsumerResult,
@@ -117,11 +118,17 @@ export function evaluateGoals(r: Results): Goal[] {
     const api = r.users?.variants.find((v) => v.adapter === adapter && v.metricsEnabled);
     if (api?.summary.vsBaseline) {
       const a = api.summary.vsBaseline;
+      const off = r.users?.variants.find((v) => v.id === `${adapter}/api-metrics-off`)?.summary.samples ?? [];
+      const again = r.users?.variants.find((v) => v.id === `${adapter}/api-metrics-off-again`)?.summary.samples ?? [];
+      const byRound = (samples: typeof off) => off.map((o) => samples.find((s) => s.round === o.round)?.cpuUsPerRequest ?? Number.NaN);
+      const base = off.map((o) => o.cpuUsPerRequest);
+      const spreadAA = again.length > 0 ? aaSpread(pairedRatios(byRound(again), base)) : Number.NaN;
+      const verdict = compareWithAA(pairedRatios(byRound(api.summary.samples), base), spreadAA).verdict;
       goals.push({
         section: '1',
         goal: 'throughput loss ≤ 3 % on GET /users/:id (real API, PostgreSQL)',
         scope: adapter,
-        measured: `CPU/req ${pct(a.cpuPerRequest)}, req/s ${pct(a.rps)}, p99 ${pct(a.p99)}`,
+        measured: `CPU/req ${pct(a.cpuPerRequest)}, req/s ${pct(a.rps)}, p99 ${pct(a.p99)}; A/A spread ±${(spreadAA * 100).toFixed(1)} %: ${verdict}`,
         met: thin ? null : Math.max(a.cpuPerRequest - 1, 1 - a.rps) <= 0.03,
       });
     }
