@@ -12,6 +12,7 @@ import { wrkVersion } from './lib/wrk.js';
 import { machineInfo } from './machine.js';
 import { parseOptions, type Section } from './options.js';
 import { evaluateGoals, markdown, type Results, spliceMarkdown } from './report.js';
+import { runConsumer } from './sections/consumer.js';
 import { runFlood } from './sections/flood.js';
 import { runHotpath } from './sections/hotpath.js';
 import { runOverhead } from './sections/overhead.js';
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
       return undefined;
     }
   };
+  const consumer = await run('consumer', () => runConsumer(ctx));
   const overhead = await run('overhead', () => runOverhead(ctx));
   const users = await run('users', () => runUsers(ctx));
   const scrape = await run('scrape', () => runScrape(ctx));
@@ -119,6 +121,7 @@ async function main(): Promise<void> {
     seconds: Math.round((Date.now() - started) / 1000),
     options,
     machine,
+    consumer,
     overhead,
     users,
     scrape,

@@ -1,7 +1,7 @@
 /** Command line of `npm run bench`: a mode preset, overridable flag by flag. */
 import { ADAPTERS, type Adapter } from './variants.js';
 
-export const SECTIONS = ['overhead', 'users', 'scrape', 'flood', 'profile', 'hotpath'] as const;
+export const SECTIONS = ['consumer', 'overhead', 'users', 'scrape', 'flood', 'profile', 'hotpath'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -16,6 +16,10 @@ export interface BenchOptions {
   readonly warmupSeconds: number;
   /** Open connections of the load generator. */
   readonly connections: number;
+  /** Minimum interleaved rounds of the consumer section (up to twice as many while its A/A spread is ≥ 2 %). */
+  readonly consumerRounds: number;
+  /** Seconds of load per arm per consumer round. */
+  readonly consumerSeconds: number;
   /** Requests of the cardinality attack, per adapter. */
   readonly floodRequests: number;
   /** Series counts of the scrape-cost section. */
@@ -39,6 +43,8 @@ const PRESETS = {
     rounds: 2,
     seconds: 1,
     warmupSeconds: 0,
+    consumerRounds: 2,
+    consumerSeconds: 1,
     floodRequests: 20_000,
     scrapeSeries: [1000, 10_000, 50_000],
     scrapeIntervalMs: 250,
@@ -48,6 +54,8 @@ const PRESETS = {
     rounds: 5,
     seconds: 5,
     warmupSeconds: 3,
+    consumerRounds: 10,
+    consumerSeconds: 3,
     floodRequests: 1_000_000,
     scrapeSeries: [1000, 10_000, 50_000],
     scrapeIntervalMs: 1000,
@@ -63,6 +71,8 @@ const USAGE = `npm run bench -- [--smoke] [options]
   --rounds N              interleaved rounds per variant (full 5, smoke 2)
   --duration S            seconds of load per variant per round (full 5, smoke 1)
   --warmup S              warm-up seconds per variant (full 3, smoke 0: none)
+  --consumer-rounds N     minimum rounds of the consumer section, up to 2N while its A/A spread is ≥ 2 % (full 10, smoke 2)
+  --consumer-duration S   seconds of load per arm per consumer round (full 3, smoke 1)
   --connections N         load generator connections (default 32)
   --requests N            cardinality-attack requests per adapter (full 1000000, smoke 20000)
   --series LIST           scrape-cost series counts (default 1000,10000,50000)
@@ -124,6 +134,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     seconds: num('--duration', preset.seconds),
     warmupSeconds: num('--warmup', preset.warmupSeconds),
     connections: Math.round(num('--connections', 32)),
+    consumerRounds: Math.max(1, Math.round(num('--consumer-rounds', preset.consumerRounds))),
+    consumerSeconds: num('--consumer-duration', preset.consumerSeconds),
     floodRequests: Math.round(num('--requests', preset.floodRequests)),
     scrapeSeries: list('--series')?.map(Number) ?? preset.scrapeSeries,
     scrapeIntervalMs: num('--scrape-interval', preset.scrapeIntervalMs),

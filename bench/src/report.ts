@@ -1,6 +1,8 @@
 /** Goals, result file and the Markdown tables of BENCHMARKS.md. */
+import { aaSpread, compareWithAA, pairedRatios } from './lib/stats.js';
 import type { BenchOptions } from './options.js';
 import type {
+  ConsumerResult,
   FloodSectionResult,
   HotpathResult,
   MachineInfo,
@@ -28,6 +30,7 @@ export interface Results {
   readonly seconds: number;
   readonly options: BenchOptions;
   readonly machine: MachineInfo;
+  readonly consumer?: ConsumerResult;
   readonly overhead?: OverheadResult;
   readonly users?: UsersResult;
   readonly scrape?: ScrapeResult[];
@@ -47,8 +50,33 @@ const num = (n: number | undefined, digits = 0) =>
 const mib = (bytes: number | undefined) => (bytes === undefined || !Number.isFinite(bytes) ? '–' : `${(bytes / 2 ** 20).toFixed(1)}`);
 const yes = (met: boolean | null) => (met === null ? 'n/a' : met ? '**yes**' : '**no**');
 
-export function evaluateGoals(r: Results): Goal[] {
+/** The goals of the `consumer` section: the method's own A/A test, and the module's cost over the bare app. */
+export function consumerGoals(c: ConsumerResult | undefined, thin: boolean): Goal[] {
   const goals: Goal[] = [];
+  for (const a of c?.adapters ?? []) {
+    const scope = `${a.adapter}, packed library outside the repository`;
+    const aa = `${(a.aaSpread * 100).toFixed(2)} % over ${a.rounds} rounds (A/A ratio ${pct(a.aa.ratio, 2)})`;
+    goals.push({
+      section: 'consumer',
+      goal: 'A/A spread < 2 % (bare app against itself, CPU/request)',
+      scope,
+      measured: aa,
+      met: thin ? null : a.aaSpread < 0.02,
+    });
+    const cost = a.module.ratio - 1;
+    goals.push({
+      section: 'consumer',
+      goal: 'the whole module (forRoot, every default on) ≤ 3 % of a bare app, CPU/request',
+      scope,
+      measured: `${pct(a.module.ratio)} [${pct(a.module.low)} … ${pct(a.module.high)}], A/A spread ±${(a.aaSpread * 100).toFixed(1)} %: ${a.module.verdict}`,
+      met: thin || !Number.isFinite(cost) ? null : cost <= 0.03,
+    });
+  }
+  return goals;
+}
+
+export function evaluateGoals(r: Results): Goal[] {
+  const goals: Goal[] = consumerGoals(r.consumer, r.mode === 'smoke');
   const overhead = r.overhead;
   for (const adapter of r.options.adapters) {
     const thin = r.mode === 'smoke';
@@ -90,11 +118,17 @@ export function evaluateGoals(r: Results): Goal[] {
     const api = r.users?.variants.find((v) => v.adapter === adapter && v.metricsEnabled);
     if (api?.summary.vsBaseline) {
       const a = api.summary.vsBaseline;
+      const off = r.users?.variants.find((v) => v.id === `${adapter}/api-metrics-off`)?.summary.samples ?? [];
+      const again = r.users?.variants.find((v) => v.id === `${adapter}/api-metrics-off-again`)?.summary.samples ?? [];
+      const byRound = (samples: typeof off) => off.map((o) => samples.find((s) => s.round === o.round)?.cpuUsPerRequest ?? Number.NaN);
+      const base = off.map((o) => o.cpuUsPerRequest);
+      const spreadAA = again.length > 0 ? aaSpread(pairedRatios(byRound(again), base)) : Number.NaN;
+      const verdict = compareWithAA(pairedRatios(byRound(api.summary.samples), base), spreadAA).verdict;
       goals.push({
         section: '1',
         goal: 'throughput loss ≤ 3 % on GET /users/:id (real API, PostgreSQL)',
         scope: adapter,
-        measured: `CPU/req ${pct(a.cpuPerRequest)}, req/s ${pct(a.rps)}, p99 ${pct(a.p99)}`,
+        measured: `CPU/req ${pct(a.cpuPerRequest)}, req/s ${pct(a.rps)}, p99 ${pct(a.p99)}; A/A spread ±${(spreadAA * 100).toFixed(1)} %: ${verdict}`,
         met: thin ? null : Math.max(a.cpuPerRequest - 1, 1 - a.rps) <= 0.03,
       });
     }
@@ -247,6 +281,40 @@ export function markdown(r: Results): string {
     ),
   );
   out.push('');
+  if (r.consumer) {
+    out.push('#### 0. The packed library in an app outside the repository (`GET /bench/:id`)');
+    out.push('');
+    out.push(
+      `\`npm pack\` of the library (${r.consumer.tarball}) installed into a fresh Nest app in a temporary directory; the module arm is \`${r.consumer.options}\`. ` +
+        'Three arms per adapter: the bare app, the bare app again (A/A) and the module; the order is reversed every round. ' +
+        'CPU/req ratios are paired round by round against `bare`, median with its ~95 % interval; a difference inside the A/A spread reads "no difference".',
+    );
+    out.push('');
+    const rows = r.consumer.adapters.flatMap((a) =>
+      a.arms.map((arm) => {
+        const c = arm.id === 'module' ? a.module : arm.id === 'bare-again' ? a.aa : undefined;
+        return [
+          a.adapter,
+          arm.id,
+          num(arm.cpuUsPerRequest, 1),
+          num(arm.rps),
+          c ? `${pct(c.ratio)} [${pct(c.low)} … ${pct(c.high)}]` : '',
+          `±${(a.aaSpread * 100).toFixed(1)} %`,
+          c?.verdict ?? '',
+          mib(arm.idleRssBytes),
+          mib(arm.loadedRssBytes),
+          String(a.rounds),
+        ];
+      }),
+    );
+    out.push(
+      table(
+        ['adapter', 'arm', 'CPU µs/req', 'req/s', 'CPU/req vs bare', 'A/A spread', 'verdict', 'RSS idle MiB', 'RSS loaded MiB', 'rounds'],
+        rows,
+      ),
+    );
+    out.push('');
+  }
   if (r.overhead) {
     out.push(`#### 1. Request overhead, \`${r.overhead.route}\` (medians over rounds)`);
     out.push('');

@@ -259,3 +259,46 @@ export interface HotpathResult {
   nsPerObservation: { before: number; ours: number; beforeRuns: number[]; oursRuns: number[] };
   render: { samples: number; beforeMs: number; oursMs: number }[];
 }
+
+// The packed library in an app outside the repository (section `consumer`)
+export interface ConsumerSample {
+  readonly round: number;
+  readonly requests: number;
+  readonly cpuUsPerRequest: number;
+  readonly rps: number;
+  readonly rssBytes: number;
+}
+
+export interface ConsumerArm {
+  readonly id: 'bare' | 'bare-again' | 'module';
+  readonly samples: readonly ConsumerSample[];
+  readonly cpuUsPerRequest: number;
+  readonly rps: number;
+  readonly idleRssBytes: number;
+  readonly loadedRssBytes: number;
+}
+
+export interface ConsumerComparison {
+  /** Median of the per-round CPU/request ratios against `bare` of the same round, with its ~95 % interval. */
+  readonly ratio: number;
+  readonly low: number;
+  readonly high: number;
+  readonly verdict: 'no difference' | 'costlier' | 'cheaper';
+}
+
+export interface ConsumerAdapterResult {
+  readonly adapter: 'express' | 'fastify';
+  readonly rounds: number;
+  readonly arms: readonly ConsumerArm[];
+  /** A/A: `bare-again` against `bare`; the larger of its median offset and its interval half-width. */
+  readonly aaSpread: number;
+  readonly aa: ConsumerComparison;
+  readonly module: ConsumerComparison;
+}
+
+export interface ConsumerResult {
+  readonly tarball: string;
+  readonly versions: Readonly<Record<string, string>>;
+  readonly options: string;
+  readonly adapters: readonly ConsumerAdapterResult[];
+}

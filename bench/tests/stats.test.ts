@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { linearFit, max, median, min, shuffled, spread } from '../src/lib/stats.js';
+import {
+  aaSpread,
+  compareWithAA,
+  flippedOrder,
+  linearFit,
+  max,
+  median,
+  medianInterval,
+  min,
+  pairedRatios,
+  shuffled,
+  spread,
+} from '../src/lib/stats.js';
 
 describe('bench statistics', () => {
   it('median: middle value, mean of the two middle ones, non-finite values ignored', () => {
@@ -46,5 +58,37 @@ describe('bench statistics', () => {
       Array.from({ length: 20 }, (_, i) => i),
       'the input is left alone',
     );
+  });
+
+  it('medianInterval: min–max below 6 samples, inner order statistics beyond, NaN when empty', () => {
+    assert.deepEqual(medianInterval([3, 1, 2]), { low: 1, median: 2, high: 3 });
+    const twenty = Array.from({ length: 20 }, (_, i) => i + 1);
+    // k = floor((20 − 1.96·√20) / 2) = 5: the 5th and the 16th of 20.
+    assert.deepEqual(medianInterval(twenty), { low: 5, median: 10.5, high: 16 });
+    assert.ok(Number.isNaN(medianInterval([]).median));
+  });
+
+  it('aaSpread: the larger of the A/A median offset and its interval half-width', () => {
+    assert.ok(Math.abs(aaSpread([0.99, 1.0, 1.01]) - 0.01) < 1e-12);
+    // Tight but biased: the offset dominates.
+    assert.ok(Math.abs(aaSpread([1.03, 1.03, 1.03]) - 0.03) < 1e-12);
+  });
+
+  it('compareWithAA: inside the A/A spread is "no difference", never a gain; outside, costlier or cheaper', () => {
+    assert.equal(compareWithAA([0.97, 0.98, 0.99], 0.03).verdict, 'no difference');
+    assert.equal(compareWithAA([1.02, 1.02, 1.02], 0.03).verdict, 'no difference');
+    assert.equal(compareWithAA([1.05, 1.06, 1.07], 0.02).verdict, 'costlier');
+    assert.equal(compareWithAA([0.9, 0.91, 0.92], 0.02).verdict, 'cheaper');
+    assert.equal(compareWithAA([Number.NaN], 0.02).verdict, 'no difference');
+    const c = compareWithAA([1.05, 1.06, 1.07], 0.02);
+    assert.deepEqual([c.low, c.ratio, c.high], [1.05, 1.06, 1.07]);
+  });
+
+  it('pairedRatios pairs by round; flippedOrder reverses the arms on even rounds', () => {
+    assert.deepEqual(pairedRatios([110, 120], [100, 100]), [1.1, 1.2]);
+    assert.deepEqual(pairedRatios([1, 2], [0, 1]), [2]);
+    assert.deepEqual(flippedOrder(['a', 'b', 'c'], 1), ['a', 'b', 'c']);
+    assert.deepEqual(flippedOrder(['a', 'b', 'c'], 2), ['c', 'b', 'a']);
+    assert.deepEqual(flippedOrder(['a', 'b', 'c'], 3), ['a', 'b', 'c']);
   });
 });

@@ -48,3 +48,52 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
   }
   return out;
 }
+
+/**
+ * The median with a distribution-free ~95 % interval: the order statistics at ranks k and n−k+1,
+ * k from the binomial(n, ½) normal approximation (for n < 6 the interval is min–max).
+ */
+export function medianInterval(values: readonly number[], z = 1.96): { low: number; median: number; high: number } {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return { low: Number.NaN, median: Number.NaN, high: Number.NaN };
+  const k = Math.max(1, Math.floor((n - z * Math.sqrt(n)) / 2));
+  return { low: sorted[k - 1], median: median(sorted), high: sorted[n - k] };
+}
+
+/**
+ * How far the baseline measured against itself (A/A) lands from 1: its median's offset or its
+ * interval's half-width, whichever is larger. Differences within it are not differences.
+ */
+export function aaSpread(aaRatios: readonly number[]): number {
+  const { low, median: m, high } = medianInterval(aaRatios);
+  return Math.max(Math.abs(m - 1), (high - low) / 2);
+}
+
+export type Verdict = 'no difference' | 'costlier' | 'cheaper';
+
+export interface Comparison {
+  /** Median of the paired per-round ratios (arm / baseline of the same round). */
+  readonly ratio: number;
+  readonly low: number;
+  readonly high: number;
+  readonly verdict: Verdict;
+}
+
+/** Paired ratios judged against the A/A spread: a difference inside it is "no difference", never a gain. */
+export function compareWithAA(ratios: readonly number[], spreadAA: number): Comparison {
+  const { low, median: ratio, high } = medianInterval(ratios);
+  const d = ratio - 1;
+  const verdict: Verdict = !(Math.abs(d) > spreadAA) ? 'no difference' : d > 0 ? 'costlier' : 'cheaper';
+  return { ratio, low, high, verdict };
+}
+
+/** Per-round ratios of `arm` over `baseline`, paired by index (both lists in round order). */
+export function pairedRatios(arm: readonly number[], baseline: readonly number[]): number[] {
+  return arm.map((v, i) => v / baseline[i]).filter((v) => Number.isFinite(v));
+}
+
+/** The arm order of one round: as given on odd rounds, reversed on even ones, so no arm always runs first. */
+export function flippedOrder<T>(arms: readonly T[], round: number): T[] {
+  return round % 2 === 1 ? [...arms] : [...arms].reverse();
+}

@@ -90,8 +90,10 @@ export async function runUsers(ctx: Context): Promise<UsersResult> {
   const servers: { id: string; adapter: Adapter; metricsEnabled: boolean; server: ServerProcess }[] = [];
   try {
     for (const adapter of ctx.options.adapters) {
-      for (const metricsEnabled of [false, true]) {
-        const id = `${adapter}/api-metrics-${metricsEnabled ? 'on' : 'off'}`;
+      // The metrics-off API twice: the second copy is the A/A arm the metrics-on difference is judged against.
+      for (const arm of ['off', 'off-again', 'on'] as const) {
+        const metricsEnabled = arm === 'on';
+        const id = `${adapter}/api-metrics-${arm}`;
         // One at a time: the first one runs the migrations.
         const server = await ServerProcess.start({
           name: id,
@@ -127,7 +129,7 @@ export async function runUsers(ctx: Context): Promise<UsersResult> {
       id: s.id,
       server: s.server,
       url: `${s.server.url}/users/${userId}`,
-      baseline: s.metricsEnabled ? `${s.adapter}/api-metrics-off` : '',
+      baseline: s.id.endsWith('/api-metrics-off') ? '' : `${s.adapter}/api-metrics-off`,
     }));
     ctx.log(`users: warm-up ${ctx.options.warmupSeconds}s each, then ${ctx.options.rounds} rounds of ${ctx.options.seconds}s, interleaved`);
     const summaries = await interleave(targets, { ...ctx.options, log: ctx.log });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { UNMATCHED_ROUTE } from './contract.js';
 import { AppMetrics } from './metrics.js';
@@ -45,11 +45,12 @@ export function requestIdOf(req: object): string | undefined {
   return raw[REQUEST_ID];
 }
 
-function assignRequestId(req: RawRequest, res: ServerResponse, header: string): void {
+/** The incoming id when it is safe to echo, else a new one; kept on the raw request for `requestIdOf`. */
+function assignRequestId(req: RawRequest, header: string): string {
   const incoming = req.headers[header];
   const id = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
   req[REQUEST_ID] = id;
-  res.setHeader(header, id);
+  return id;
 }
 
 /** What one installation knows; shared by all its requests. */
@@ -60,41 +61,31 @@ interface Tracker {
   routeOf(req: RawRequest, res: ServerResponse): string | undefined;
 }
 
-const TRACKER = Symbol('obsnest.tracker');
-const STARTED = Symbol('obsnest.started');
-
-type TrackedResponse = ServerResponse<RawRequest> & { [TRACKER]?: Tracker; [STARTED]?: number };
-
 /**
  * Starts watching one response until it closes. The status is read then, after every exception
  * filter has run, which an interceptor cannot see; `close` (not `finish`) also catches aborted
- * responses. The state lives on the response and the listener is one shared function, so a request
- * costs no closure and no `once` wrapper: this runs on every request.
+ * responses. The start time and the tracker travel in the listener's closure: a small young object
+ * is cheaper than adding properties to the request and response objects (profiled, bench/BENCHMARKS.md).
  */
-function track(req: RawRequest, res: TrackedResponse, tracker: Tracker): void {
-  res[STARTED] = performance.now();
-  res[TRACKER] = tracker;
-  assignRequestId(req, res, tracker.options.requestIdHeader);
-  res.on('close', onResponseClose);
+function track(req: RawRequest, res: ServerResponse, tracker: Tracker): string {
+  const started = performance.now();
+  res.on('close', () => finished(req, res, tracker, started));
+  return assignRequestId(req, tracker.options.requestIdHeader);
 }
 
-function onResponseClose(this: TrackedResponse): void {
-  const tracker = this[TRACKER];
-  const started = this[STARTED];
-  if (tracker === undefined || started === undefined) return;
-  const req = this.req;
+function finished(req: RawRequest, res: ServerResponse, tracker: Tracker, started: number): void {
   // Runs outside any request handler: a throw here would be an uncaught exception that takes
   // the whole process down, so route resolution falls back to UNMATCHED instead.
   let route: string;
   try {
-    route = tracker.routeOf(req, this) ?? UNMATCHED_ROUTE;
+    route = tracker.routeOf(req, res) ?? UNMATCHED_ROUTE;
   } catch {
     route = UNMATCHED_ROUTE;
   }
   if (tracker.excluded.has(route)) return;
   const seconds = (performance.now() - started) / 1000;
-  const aborted = !this.writableFinished;
-  const statusCode = aborted ? CLIENT_CLOSED_REQUEST : this.statusCode;
+  const aborted = !res.writableFinished;
+  const statusCode = aborted ? CLIENT_CLOSED_REQUEST : res.statusCode;
   const method = AppMetrics.methodLabel(req.method);
   const { metrics, onFinished } = tracker.options;
   metrics?.observeHttpRequest(method, route, statusCode, seconds);
@@ -115,8 +106,10 @@ interface ExpressRouteLayer {
   match?(path: string): boolean;
 }
 
+type ExpressHandle = (req: ExpressLikeRequest, res: ServerResponse, next?: unknown) => unknown;
+
 interface ExpressLikeApp {
-  use(handler: (req: ExpressLikeRequest, res: ServerResponse, next: () => void) => void): unknown;
+  handle: ExpressHandle;
   router?: { stack?: ExpressRouteLayer[] };
 }
 
@@ -150,8 +143,10 @@ function routeByPath(app: ExpressLikeApp, method: string | undefined, url: strin
 
 /**
  * Express sets `req.route` to the matched route; Nest registers full paths, prefix included.
- * A middleware rather than a server listener because Nest creates Express' HTTP server after the
- * modules, when it is too late to hook it; it is registered first, so it still sees every request.
+ * Nest creates Express' HTTP server after the modules, when it is too late to hook it, so the
+ * application's own entry point is wrapped instead: the server calls `app(req, res)`, which calls
+ * `app.handle`. That sees every request first, before any middleware, and costs no router layer
+ * (a middleware did: a layer match and a `next()` per request).
  */
 export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentationOptions): void {
   const t = tracker(options, (req: ExpressLikeRequest, res) => {
@@ -159,10 +154,12 @@ export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentati
     if (typeof path === 'string') return (req.baseUrl ?? '') + path;
     return res.statusCode === 404 ? undefined : routeByPath(app, req.method, req.url);
   });
-  app.use((req, res, next) => {
-    track(req, res as TrackedResponse, t);
-    next();
-  });
+  const handle = app.handle;
+  const header = options.requestIdHeader;
+  app.handle = function (this: unknown, req, res, next) {
+    res.setHeader(header, track(req, res, t));
+    return handle.call(this, req, res, next);
+  };
 }
 
 interface FastifyLikeRequest {
@@ -197,5 +194,33 @@ export function installOnFastify(app: FastifyLikeInstance, options: HttpInstrume
     const existing = route.onRequest;
     route.onRequest = existing === undefined ? [stamp] : [stamp, ...(Array.isArray(existing) ? existing : [existing])];
   });
-  app.server.prependListener('request', (req: RawRequest, res: ServerResponse) => track(req, res as TrackedResponse, t));
+  const header = options.requestIdHeader;
+  app.server.prependListener('request', (req: RawRequest, res: ServerResponse<RawRequest>) => {
+    track(req, res, t);
+    res.writeHead = writeHeadWithRequestId as ServerResponse['writeHead'];
+  });
+  /**
+   * The id joins the headers object Fastify hands to `writeHead`. Set earlier with `res.setHeader`,
+   * it sent Node down writeHead's slow path (merging Fastify's headers into the progressive ones
+   * and validating each again): 10–15 % of a bare Fastify request (bench/BENCHMARKS.md).
+   */
+  function writeHeadWithRequestId(this: ServerResponse<RawRequest>, statusCode: number, messageOrHeaders?: unknown, more?: unknown) {
+    const headers = typeof messageOrHeaders === 'string' ? more : messageOrHeaders;
+    const id = this.req[REQUEST_ID] ?? '';
+    if (headers !== undefined && headers !== null && !Array.isArray(headers) && typeof headers === 'object') {
+      const record = headers as Record<string, unknown>;
+      if (record[header] === undefined && !this.hasHeader(header)) record[header] = id;
+    } else if (!this.hasHeader(header)) {
+      this.setHeader(header, id);
+    }
+    return writeHead.call(this, statusCode, messageOrHeaders, more);
+  }
 }
+
+/** Node's own, called as `writeHead(status, headers?)` or `writeHead(status, statusMessage, headers?)`. */
+const writeHead = ServerResponse.prototype.writeHead as (
+  this: ServerResponse,
+  statusCode: number,
+  a?: unknown,
+  b?: unknown,
+) => ServerResponse;

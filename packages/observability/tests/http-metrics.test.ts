@@ -172,6 +172,15 @@ for (const adapter of ADAPTERS) {
           const res = await rawRequest('GET', `${url}${path}`, { headers: { 'x-request-id': valid } });
           assert.equal(res.headers['x-request-id'], valid, `echoed on ${path} (${res.status})`);
         }
+        // Answered before any route handler: malformed percent-encoding (Fastify's router) and a malformed body.
+        const badUrl = await rawRequest('GET', `${url}/items/%zz`, { headers: { 'x-request-id': valid } });
+        assert.equal(badUrl.headers['x-request-id'], valid, `echoed on a malformed URL (${badUrl.status})`);
+        const badBody = await rawRequest('POST', `${url}/items`, {
+          headers: { 'x-request-id': valid, 'content-type': 'application/json' },
+          body: '{oops',
+        });
+        assert.equal(badBody.status, 400);
+        assert.equal(badBody.headers['x-request-id'], valid, 'echoed on a malformed body');
         const max = 'a'.repeat(128);
         assert.equal((await rawRequest('GET', `${url}/items/1`, { headers: { 'x-request-id': max } })).headers['x-request-id'], max);
 

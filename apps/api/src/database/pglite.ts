@@ -4,6 +4,14 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Database } from './database.js';
 
 /**
+ * PostgreSQL's default buffer pool (128MB) is WASM memory that, once touched, is never given back:
+ * reopening a data directory and serving reads and sign-ups took 361 MB of RSS with it and 203 MB
+ * with 16MB (bench/BENCHMARKS.md, "Memory"). 32MB still holds the users table and its indexes at
+ * 100k users; what misses is read from the data directory through the OS page cache.
+ */
+const SHARED_BUFFERS = '32MB';
+
+/**
  * Embedded PostgreSQL (WASM) stored in a directory, so the API runs with no database server.
  * It has one connection; the pool metrics report it as a pool of size 1 with queued callers as
  * pending, which is what they are.
@@ -11,7 +19,7 @@ import type { Database } from './database.js';
 export async function createPglite(dataDir: string): Promise<Database> {
   const dir = resolve(dataDir, 'pglite');
   await mkdir(dir, { recursive: true });
-  const db = await PGlite.create(dir);
+  const db = await PGlite.create(dir, { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`] });
   let inFlight = 0;
 
   const track = async <T>(work: () => Promise<T>): Promise<T> => {
