@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { io } from 'socket.io-client';
+import { LOAD_BALANCER_JOB } from '../grafana/src/dashboards/load-balancer.js';
+import { allPanelQueries } from '../grafana/src/panel-queries.js';
+import { API_CONFIG } from '../src/repo/api.js';
 import { createDatabase, deleteRedisKeys, eventually, REDIS_URL, startWebhookReceiver } from './support/live.js';
 import { cleanEnv, output } from './support/run.js';
 import { freePort } from './support/service.js';
@@ -199,6 +202,25 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
       }
       const servers = await query(proms[0] as string, 'haproxy_backend_active_servers{proxy="api"}');
       assert.equal(servers[0]?.value[1], '3', "HAProxy's own metrics, scraped: three active servers");
+
+      // The load balancer's panels draw from this stack (the live test's single API has no HAProxy):
+      // after some traffic through it, every one of their queries answers with data.
+      const lbQueries = allPanelQueries({ job: 'api', instance: '.+' }, undefined, API_CONFIG).filter((q) =>
+        q.expr.includes(`job="${LOAD_BALANCER_JOB}"`),
+      );
+      assert.ok(lbQueries.length >= 5, 'the Infrastructure dashboard has its load balancer panels');
+      let empty: string[] = [];
+      await eventually(
+        'every load balancer panel query to return data',
+        async () => {
+          for (let i = 0; i < 20; i++) await fetch(`${lb}/users?limit=1`).then((r) => r.arrayBuffer());
+          empty = [];
+          for (const q of lbQueries) if ((await query(proms[0] as string, q.expr)).length === 0) empty.push(`${q.panel}: ${q.expr}`);
+          return empty.length === 0 ? true : undefined;
+        },
+        90_000,
+        2000,
+      ).catch((error: Error) => assert.fail(`${error.message}; still empty: ${empty.join('; ')}`));
 
       // The Alertmanagers see each other as peers.
       for (const i of [0, 1]) {
