@@ -61,6 +61,7 @@ describe('long-term store (VictoriaMetrics behind two Prometheus)', { timeout: 3
       NODE_EXPORTER_PORT: String(await freePort()),
       REDIS_EXPORTER_PORT: String(await freePort()),
       ALERT_SINK_PORT: String(await freePort()),
+      DASHBOARDS_PORT: String(await freePort()),
       RUN_DIR: runDir,
       DATA_DIR: join(dir, 'data'),
       ENV_FILE: envFile,

@@ -129,6 +129,7 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
       REDIS_EXPORTER_PORT: await freePort(),
       POSTGRES_EXPORTER_PORT: await freePort(),
       ALERT_SINK_PORT: await freePort(),
+      DASHBOARDS_PORT: await freePort(),
     };
     const envFile = join(dir, 'test.env');
     await writeFile(envFile, '');

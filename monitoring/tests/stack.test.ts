@@ -48,6 +48,7 @@ describe('npm run up / status / down (native)', { timeout: 170_000 }, () => {
       REDIS_EXPORTER_PORT: await freePort(),
       POSTGRES_EXPORTER_PORT: await freePort(),
       ALERT_SINK_PORT: await freePort(),
+      DASHBOARDS_PORT: await freePort(),
     };
     // Part of the settings come from the .env file, to check it reaches the API and Prometheus:
     // the api target is only up if both got the same METRICS_TOKEN.
@@ -204,6 +205,7 @@ describe('npm run up / status / down (native)', { timeout: 170_000 }, () => {
         ALERTMANAGER_PORT: String(await freePort()),
         NODE_EXPORTER_PORT: String(await freePort()),
         ALERT_SINK_PORT: String(await freePort()),
+        DASHBOARDS_PORT: String(await freePort()),
       });
       await writeFile(join(dir, 'none.env'), '');
       const result = await stack('up', env);

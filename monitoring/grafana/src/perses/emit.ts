@@ -229,22 +229,17 @@ function durationOf(dashboard: Dashboard): string {
 
 export function persesDashboard(dashboard: Dashboard): DashboardResource {
   const panels: Record<string, PanelDefinition> = {};
-  const layouts: { title?: string; top: number; items: GridItem[] }[] = [];
+  const layouts: { title?: string; top: number; collapsed: boolean; items: GridItem[] }[] = [];
   const taken = new Set<string>();
   let group: (typeof layouts)[number] | undefined;
-  for (const panel of dashboard.panels ?? []) {
+  const place = (panel: Panel) => {
     const position = panel.gridPos ?? { x: 0, y: 0, w: 12, h: 8 };
-    if (isRow(panel as Panel | RowPanel)) {
-      group = { title: panel.title ?? '', top: position.y + 1, items: [] };
-      layouts.push(group);
-      continue;
-    }
     if (!group) {
-      group = { top: 0, items: [] };
+      group = { top: 0, collapsed: false, items: [] };
       layouts.push(group);
     }
     const key = panelKey(panel.title ?? '', taken);
-    panels[key] = panelOf(panel as Panel);
+    panels[key] = panelOf(panel);
     group.items.push({
       x: position.x,
       y: position.y - group.top,
@@ -252,6 +247,18 @@ export function persesDashboard(dashboard: Dashboard): DashboardResource {
       height: position.h,
       content: { $ref: `#/spec/panels/${key}` },
     });
+  };
+  for (const panel of dashboard.panels ?? []) {
+    const position = panel.gridPos ?? { x: 0, y: 0, w: 12, h: 8 };
+    if (isRow(panel as Panel | RowPanel)) {
+      const row = panel as RowPanel;
+      group = { title: row.title ?? '', top: position.y + 1, collapsed: row.collapsed === true, items: [] };
+      layouts.push(group);
+      // A collapsed Grafana row holds its panels itself (positioned as if it were open): a closed Perses group.
+      for (const inner of row.collapsed ? (row.panels ?? []) : []) place(inner as Panel);
+      continue;
+    }
+    place(panel as Panel);
   }
   return {
     kind: 'Dashboard',
@@ -263,9 +270,9 @@ export function persesDashboard(dashboard: Dashboard): DashboardResource {
       variables: (dashboard.templating.list ?? []).flatMap((variable) => variableOf(variable) ?? []),
       panels,
       layouts: layouts.map(
-        ({ title, items }): GridLayout => ({
+        ({ title, collapsed, items }): GridLayout => ({
           kind: 'Grid',
-          spec: title === undefined ? { items } : { display: { title, collapse: { open: true } }, items },
+          spec: title === undefined ? { items } : { display: { title, collapse: { open: !collapsed } }, items },
         }),
       ),
     },
