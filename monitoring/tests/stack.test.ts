@@ -20,7 +20,7 @@ import { freePort } from './support/service.js';
  * `down`, and by a SIGKILL of anything `down` would have left behind.
  */
 
-const SERVICES = ['alert-sink', 'api', 'node-exporter', 'redis-exporter', 'alertmanager', 'prometheus'];
+const SERVICES = ['alert-sink', 'api', 'node-exporter', 'redis-exporter', 'alertmanager', 'prometheus', 'dashboards'];
 
 async function ok(url: string, headers: Record<string, string> = {}): Promise<number> {
   const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
@@ -85,6 +85,10 @@ describe('npm run up / status / down (native)', { timeout: 170_000 }, () => {
       assert.equal(await ok(url(ports.NODE_EXPORTER_PORT, '/metrics')), 200);
       assert.equal(await ok(url(ports.REDIS_EXPORTER_PORT, '/metrics')), 200);
       assert.equal(await ok(url(ports.ALERT_SINK_PORT, '/')), 200);
+      // The dashboard viewer draws the dashboards and reaches this stack's Prometheus through its proxy.
+      assert.equal(await ok(url(ports.DASHBOARDS_PORT, '/healthz')), 200);
+      assert.equal(await ok(url(ports.DASHBOARDS_PORT, '/d/nestjs-backend')), 200);
+      assert.equal(await ok(url(ports.DASHBOARDS_PORT, '/api/v1/query?query=up')), 200);
       // Without ALERT_WEBHOOK_URL, Alertmanager notifies the local sink (logging to alerts.log).
       const amConfig = join(runDir, 'alertmanager.yml');
       assert.ok(readFileSync(amConfig, 'utf8').includes(`url: 'http://127.0.0.1:${ports.ALERT_SINK_PORT}/'`));
@@ -122,7 +126,7 @@ describe('npm run up / status / down (native)', { timeout: 170_000 }, () => {
 
       const status = await stack('status', env);
       assert.equal(status.code, 0, output(status));
-      assert.match(status.stdout, /6 of 7 services running/);
+      assert.match(status.stdout, /7 of 8 services running/);
       for (const name of SERVICES) assert.match(status.stdout, new RegExp(`${name}\\s+ready\\s+pid ${pids.get(name)}\\s`));
       assert.match(status.stdout, /postgres-exporter\s+stopped/);
 
