@@ -7,6 +7,7 @@ import type { Page, Request } from 'playwright-core';
 import { DASHBOARDS } from '../grafana/src/dashboards.js';
 import { persesDashboard } from '../grafana/src/perses/emit.js';
 import type { DashboardResource } from '../grafana/src/perses/model.js';
+import { LOAD_BALANCER_JOB } from '../grafana/src/dashboards/load-balancer.js';
 import { API_CONFIG } from '../src/repo/api.js';
 import { PERSES_DASHBOARDS_DIR } from './support/paths.js';
 import { errorRatio } from '../grafana/src/recording-rules.js';
@@ -71,11 +72,18 @@ function problemOf(panel: PanelInfo, state: PanelState | undefined): string | un
   }
 }
 
+/**
+ * The panels this stack can fill: all but the load balancer's, which sit in a group closed by
+ * default and need HAProxy (scale.test.ts proves them with data, three replicas behind HAProxy).
+ */
+const drawnHere = (dashboard: DashboardResource) =>
+  panelsOf(dashboard).filter((panel) => !panel.queries.some((query) => query.includes(`job="${LOAD_BALANCER_JOB}"`)));
+
 /** Problems of every panel on the page, as `title: problem`; empty when every panel draws. */
 async function dashboardProblems(page: Page, dashboard: DashboardResource): Promise<string[]> {
   const states = await settledPanels(page);
   const byTitle = new Map(states.map((state) => [state.title, state]));
-  return panelsOf(dashboard).flatMap((panel) => {
+  return drawnHere(dashboard).flatMap((panel) => {
     const problem = problemOf(panel, byTitle.get(panel.title));
     return problem ? [`${panel.title}: ${problem}`] : [];
   });
@@ -160,7 +168,7 @@ describe('dashboards in Chromium', { timeout: 900_000 }, () => {
         const titles = (await page.$$eval('[data-testid="panel"] header h6', (h) => h.map((e) => e.textContent))).sort();
         assert.deepEqual(
           titles,
-          panelsOf(dashboard)
+          drawnHere(dashboard)
             .map((panel) => panel.title)
             .sort(),
         );

@@ -17,7 +17,11 @@ import { killLeftovers, stack } from './support/stack.js';
  * 15 s of the two copies (the replicas scrape at different offsets) and its rate() does not
  * extrapolate to the window's edges; both are a few percent on a 1-minute window.
  */
-const TOLERANCE = { relative: 0.2, absolute: 0.05 };
+// 40 %: on a stack a few minutes old, compared at one instant, the by-design differences reach
+// 20–30 % (a gauge read from the 15 s-deduplicated copy is up to 15 s older; a young counter's
+// increase() is extrapolated towards zero by Prometheus only), measured in fresh-clone runs. Same
+// series and same magnitude is what this proves; a time-aligned comparison would be tighter.
+const TOLERANCE = { relative: 0.4, absolute: 0.05 };
 /** Range of the comparison: `rate(…[1m])` needs a few minutes of samples in both. */
 const WARM_UP_MS = 100_000;
 
