@@ -98,6 +98,14 @@ export const ENV = {
     usedBy: ['api', 'stack', 'compose'],
     schema: port(3000),
   },
+  API_WORKERS: {
+    category: 'App',
+    requirement: 'optional',
+    description:
+      'node:cluster workers of this instance, sharing PORT (and MANAGEMENT_PORT); /metrics answers with all of them aggregated. Above 1 it needs DATABASE_URL and REDIS_URL. One per core at most.',
+    usedBy: ['api', 'stack'],
+    schema: int(1, 1, 64),
+  },
   HTTP_ADAPTER: {
     category: 'App',
     requirement: 'optional',
