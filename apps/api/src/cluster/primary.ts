@@ -18,6 +18,7 @@ export function runPrimary(config: Config, logger: Logger): void {
   const crashes = new Map<number, { count: number; startedAt: number }>();
   const listening = new Set<number>();
   const restartTimers = new Set<NodeJS.Timeout>();
+  /** Exit codes of the workers stopped by the shutdown. */
   const exitCodes: number[] = [];
   let allListening = false;
   let stopping = false;
@@ -43,9 +44,10 @@ export function runPrimary(config: Config, logger: Logger): void {
     const slot = slotOf.get(worker.id) ?? 0;
     slotOf.delete(worker.id);
     listening.delete(worker.id);
-    exitCodes.push(code ?? 1);
     const context = { worker: slot, pid: worker.process.pid, code, signal };
     if (stopping) {
+      // What the shutdown went like; a worker that crashed earlier was replaced.
+      exitCodes.push(code ?? 1);
       log.info(context, 'worker stopped');
       if (slotOf.size === 0) finish();
       return;
