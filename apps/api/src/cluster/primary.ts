@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import { ClusterMetricsPrimary } from '@obsnest/observability/cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
@@ -97,6 +98,8 @@ export function runPrimary(config: Config, logger: Logger): void {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 
+  // This entry point, not process.argv[1]: under a wrapper (PM2's fork mode, a loader) that is theirs.
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('../main.js', import.meta.url)) });
   log.info({ workers: config.API_WORKERS }, 'starting workers');
   for (let slot = 1; slot <= config.API_WORKERS; slot++) fork(slot);
 }
