@@ -117,22 +117,29 @@ async function plan(settings) {
   /** @type {string[]} */
   const skipped = [];
 
-  // Replicas share one database and one queue, or they are not replicas of one service.
-  if (settings.apiReplicas > 1 && (!settings.databaseUrl || !settings.redisUrl)) {
+  // Replicas (and the workers of one) share one database and one queue, or they are not one service.
+  const scaled = [
+    ...(settings.apiReplicas > 1 ? [{ variable: 'API_REPLICAS', value: settings.apiReplicas, what: 'replicas' }] : []),
+    ...(settings.apiWorkers > 1 ? [{ variable: 'API_WORKERS', value: settings.apiWorkers, what: 'workers' }] : []),
+  ];
+  if (scaled.length > 0 && (!settings.databaseUrl || !settings.redisUrl)) {
+    const what = scaled.map((s) => s.what).join(' and ');
     const why = [
       ...(settings.databaseUrl
         ? []
         : [
-            'DATABASE_URL is not set: each API process would open its own embedded PGlite database (PGlite belongs to one process, its files to one owner), so replicas would not see each other’s users',
+            `DATABASE_URL is not set: each API process would open its own embedded PGlite database (PGlite belongs to one process, its files to one owner), so ${what} would not see each other’s users`,
           ]),
       ...(settings.redisUrl
         ? []
         : [
-            'REDIS_URL is not set: each would have its own in-process queue, and Socket.IO events would reach only the clients of the replica that emitted them',
+            `REDIS_URL is not set: each would have its own in-process queue, and Socket.IO events would reach only the clients of the process that emitted them`,
           ]),
     ];
+    const set = scaled.map((s) => `${s.variable}=${s.value}`).join(' and ');
+    const reset = scaled.map((s) => `${s.variable}=1`).join(' and ');
     throw new StackError(
-      `API_REPLICAS=${settings.apiReplicas} needs a shared PostgreSQL and Redis:\n  - ${why.join('\n  - ')}\n  Set DATABASE_URL and REDIS_URL, or API_REPLICAS=1.`,
+      `${set} ${scaled.length > 1 ? 'need' : 'needs'} a shared PostgreSQL and Redis:\n  - ${why.join('\n  - ')}\n  Set DATABASE_URL and REDIS_URL, or ${reset}.`,
     );
   }
   const longTermStore =
@@ -237,7 +244,9 @@ async function plan(settings) {
               },
             ]),
       ],
-      note: `metrics ${http(metricsHost, metricsPort, '/metrics')}${settings.metricsToken ? ' (bearer token: METRICS_TOKEN)' : ''}`,
+      note: `metrics ${http(metricsHost, metricsPort, '/metrics')}${settings.metricsToken ? ' (bearer token: METRICS_TOKEN)' : ''}${
+        settings.apiWorkers > 1 ? `, ${settings.apiWorkers} cluster workers aggregated` : ''
+      }`,
     });
   }
   const haproxyConfig = join(runDir, 'haproxy.cfg');

@@ -96,6 +96,22 @@ describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheu
     }
   });
 
+  it('refuses API_WORKERS above 1 without a shared database and queue, like replicas', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'obsnest-scale-'));
+    try {
+      await writeFile(join(dir, 'none.env'), '');
+      const env = cleanEnv({ RUN_DIR: join(dir, 'run'), ENV_FILE: join(dir, 'none.env'), STACK_MODE: 'native', API_WORKERS: '3' });
+      const result = await stack('up', env);
+      assert.equal(result.code, 1, output(result));
+      assert.match(result.stderr, /API_WORKERS=3 needs a shared PostgreSQL and Redis/);
+      assert.match(result.stderr, /so workers would not see each other’s users/);
+      assert.match(result.stderr, /or API_WORKERS=1\./);
+      assert.deepEqual([...recordedPids(join(dir, 'run')).keys()], [], 'nothing started');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('balances three replicas, survives a SIGTERM, a SIGKILL and a rolling restart without failed requests, is monitored twice and stored once, and outlives a Prometheus and an Alertmanager', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'obsnest-scale-'));
     const runDir = join(dir, 'run');

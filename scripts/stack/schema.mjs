@@ -25,6 +25,7 @@ export const STACK_CATEGORIES = /** @type {const} */ (['Stack runner', 'Monitori
 export const API_VARIABLES_READ = /** @type {const} */ ([
   'HOST',
   'PORT',
+  'API_WORKERS',
   'MANAGEMENT_PORT',
   'MANAGEMENT_HOST',
   'DATABASE_URL',

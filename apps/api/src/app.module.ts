@@ -34,6 +34,8 @@ export class AppModule {
           metricsToken: config.METRICS_TOKEN,
           managementPort: config.MANAGEMENT_PORT,
           managementHost: config.MANAGEMENT_HOST,
+          // Each worker's /metrics asks the primary for every worker's, aggregated (src/cluster/primary.ts).
+          clusterMetrics: config.API_WORKERS > 1,
           onRequestFinished: accessLogger(logger.child({ component: 'http' })),
           // Off, undefined: the request path does not even look for a span.
           exemplarTraceId: tracing ? activeTraceId : undefined,

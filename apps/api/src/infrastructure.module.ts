@@ -54,7 +54,7 @@ class InfrastructureLifecycle implements OnModuleInit, OnApplicationBootstrap, O
       return { backend: this.queue.backend };
     });
     this.metrics?.setDbPoolSource(() => this.db.poolStats());
-    this.metrics?.setQueueDepthSource(EMAIL_QUEUE_NAME, () => this.queue.depth());
+    this.metrics?.setQueueDepthSource(EMAIL_QUEUE_NAME, () => this.queue.depth(), { shared: this.queue.backend === 'bullmq' });
     if (this.metrics) reportOutboxBacklog(this.metrics, WELCOME_EMAIL_TOPIC, () => this.outbox.backlog(WELCOME_EMAIL_TOPIC));
   }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 // Nothing here imports NestJS or an adapter: with tracing on, the OpenTelemetry SDK must patch
 // them before they load, so the application is imported only once startTracing has run.
+import { runPrimary } from './cluster/primary.js';
 import { type Config, ConfigError, loadConfig, redactedConfig } from './config/config.js';
 import { createLogger } from './logging/logger.js';
 import { terminalDestination } from './logging/terminal.js';
@@ -22,9 +24,18 @@ function configOrExit(): Config {
 
 async function main(): Promise<void> {
   const config = configOrExit();
+  const clustered = config.API_WORKERS > 1;
+  if (clustered && cluster.isPrimary) {
+    const logger = createLogger(config.LOG_LEVEL, terminalDestination(config.NODE_ENV));
+    logger.info({ version: APP_VERSION, node: process.version, config: redactedConfig(config) }, 'starting');
+    runPrimary(config, logger);
+    return;
+  }
   const tracing = await startTracing(config);
-  const logger = createLogger(config.LOG_LEVEL, terminalDestination(config.NODE_ENV), { traceIds: tracingEnabled(config) });
-  logger.info({ version: APP_VERSION, node: process.version, config: redactedConfig(config) }, 'starting');
+  const base = createLogger(config.LOG_LEVEL, terminalDestination(config.NODE_ENV), { traceIds: tracingEnabled(config) });
+  // Every line of a worker says which one (its slot, 1..API_WORKERS, kept by its replacement).
+  const logger = clustered ? base.child({ worker: Number(process.env.API_WORKER_SLOT ?? cluster.worker?.id), pid: process.pid }) : base;
+  if (!clustered) logger.info({ version: APP_VERSION, node: process.version, config: redactedConfig(config) }, 'starting');
   const [{ createApp }, { HealthRegistry }] = await Promise.all([import('./app.js'), import('@obsnest/observability')]);
 
   const app = await createApp(config, logger).catch((error: unknown) => {
@@ -32,7 +43,8 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   await app.listen(config.PORT, config.HOST);
-  logger.info({ url: `http://${config.HOST}:${config.PORT}` }, 'listening');
+  // In a cluster the primary says "listening" once every worker does.
+  logger.info({ url: `http://${config.HOST}:${config.PORT}` }, clustered ? 'worker listening' : 'listening');
 
   let stopping = false;
   const server = app.getHttpServer() as Server;

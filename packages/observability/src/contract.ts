@@ -25,6 +25,13 @@ export interface MetricDefinition<L extends string = string, T extends MetricTyp
   readonly buckets?: readonly number[];
   /** Base unit, for docs and dashboards. */
   readonly unit?: 'seconds' | 'bytes' | 'ratio' | 'count' | (string & {});
+  /**
+   * Gauges only: how the workers of a `node:cluster` application combine into the one value its
+   * `/metrics` serves (prom-client's `aggregator`). Default `sum`, right for what each worker holds
+   * apart (connections, pool sizes); `max`/`first` for what every worker reads the same (a version,
+   * a per-process limit), `omit` to leave it out. Counters and histograms are always summed.
+   */
+  readonly aggregation?: 'sum' | 'first' | 'min' | 'max' | 'average' | 'omit';
 }
 
 /** A contract: metric definitions by key (the key is how code refers to it, the name is what Prometheus sees). */
@@ -56,6 +63,9 @@ function problemOf(def: MetricDefinition): string | undefined {
     if (!def.labelNames.includes(label)) return `has closed values for "${label}", which is not one of its labels`;
     if (!values || values.length === 0) return `has an empty closed value set for "${label}"`;
     if (new Set(values).size !== values.length) return `repeats a closed value of "${label}"`;
+  }
+  if (def.aggregation !== undefined && def.aggregation !== 'sum' && def.type !== 'gauge') {
+    return 'is summed across cluster workers (only a gauge may aggregate otherwise)';
   }
   if ((def.buckets !== undefined) !== (def.type === 'histogram')) return 'must have buckets if and only if it is a histogram';
   if (def.buckets) {
@@ -215,12 +225,15 @@ export const METRICS = defineMetrics({
     help: 'V8 heap size limit in bytes (the size at which the process dies of out-of-memory).',
     labelNames: [],
     unit: 'bytes',
+    // A per-process limit, paired with the fullest worker's heap (see CLUSTER_RUNTIME_AGGREGATION).
+    aggregation: 'max',
   }),
   appBuildInfo: defineMetric({
     name: 'app_build_info',
     type: 'gauge',
     help: 'Always 1; labels carry the application version and the Node.js version.',
     labelNames: ['version', 'node_version'],
+    aggregation: 'first',
   }),
 });
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { ClusterMetricsLink } from './cluster-link.js';
 import { HealthRegistry, type HealthResponse } from './health.js';
 import { negotiateExpositionFormat } from './exposition-format.js';
 import { bearerTokenMatches } from './metrics-auth.js';
@@ -30,6 +31,7 @@ export class ObservabilityEndpoints {
     @Inject(OBSERVABILITY_OPTIONS) private readonly options: ObservabilityOptions,
     private readonly health: HealthRegistry,
     @Optional() private readonly metrics?: AppMetrics,
+    @Optional() private readonly cluster?: ClusterMetricsLink,
   ) {}
 
   /** `accept` picks the format: OpenMetrics when the scraper asks for it, else the text format. */
@@ -47,12 +49,17 @@ export class ObservabilityEndpoints {
       };
     }
     const format = negotiateExpositionFormat(accept);
-    return {
-      status: 200,
-      contentType: AppMetrics.contentTypeOf(format),
-      headers: { vary: 'Accept' },
-      body: await this.metrics.render(format),
-    };
+    let body: string;
+    if (this.cluster?.active) {
+      try {
+        body = await this.cluster.render(format);
+      } catch (error) {
+        // A partial sum would read as a counter reset; a failed scrape is a gap Prometheus handles.
+        const message = `cluster metrics unavailable: ${error instanceof Error ? error.message : String(error)}`;
+        return { status: 503, contentType: JSON_TYPE, body: JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message }) };
+      }
+    } else body = await this.metrics.render(format);
+    return { status: 200, contentType: AppMetrics.contentTypeOf(format), headers: { vary: 'Accept' }, body };
   }
 
   async live(): Promise<EndpointResponse> {

@@ -1,3 +1,15 @@
+export {
+  aggregateMetrics,
+  type ClusterAggregator,
+  ClusterMetricsAggregator,
+  ClusterMetricsPrimary,
+  type ClusterMetricsPrimaryOptions,
+  ClusterMetricsWorker,
+  type MetricFamilyJson,
+  type MetricSample,
+  renderMetrics,
+  type WorkerChannel,
+} from './cluster.js';
 export * from './contract.js';
 export { ObservabilityEndpoints, type EndpointResponse } from './endpoints.js';
 export { HealthRegistry, type HealthResponse, type ReadinessCheck } from './health.js';
@@ -8,6 +20,7 @@ export { bearerTokenMatches } from './metrics-auth.js';
 export { negotiateExpositionFormat } from './exposition-format.js';
 export {
   AppMetrics,
+  CLUSTER_RUNTIME_AGGREGATION,
   type DbPoolStats,
   type ExpositionFormat,
   type GaugeCollector,

@@ -85,6 +85,29 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(KNOWN_HTTP_METHODS);
 /** prom-client default metrics dropped from the registry: gauges named like counters (see the constructor). */
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
+/**
+ * How prom-client's runtime gauges combine across the workers of a `node:cluster` application,
+ * where its own choice (`sum`, or `omit` for the start time) would mislead. Heap and event-loop lag
+ * are the worst worker's, what the "heap close to its limit" and "event loop lag" alerts are about
+ * (the heap limit is the fullest worker's too, see the contract); the start time is the latest
+ * worker's, so `changes()` counts worker restarts. CPU, resident memory, handles and file
+ * descriptors stay summed: the instance's total.
+ */
+export const CLUSTER_RUNTIME_AGGREGATION: Readonly<Record<string, 'max' | 'min'>> = {
+  process_start_time_seconds: 'max',
+  process_max_fds: 'max',
+  nodejs_heap_size_total_bytes: 'max',
+  nodejs_heap_size_used_bytes: 'max',
+  nodejs_heap_space_size_total_bytes: 'max',
+  nodejs_heap_space_size_used_bytes: 'max',
+  nodejs_heap_space_size_available_bytes: 'min',
+  nodejs_eventloop_lag_seconds: 'max',
+  nodejs_eventloop_lag_mean_seconds: 'max',
+  nodejs_eventloop_lag_p50_seconds: 'max',
+  nodejs_eventloop_lag_p90_seconds: 'max',
+  nodejs_eventloop_lag_p99_seconds: 'max',
+};
+
 type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
 type Labels = Record<string, string | number>;
 
@@ -202,6 +225,10 @@ export class AppMetrics {
       // which `promtool check metrics` rejects. Their labelled twins (`nodejs_active_handles{type}`,
       // `nodejs_active_requests{type}`, `nodejs_active_resources{type}`) carry the same numbers.
       for (const name of MISNAMED_DEFAULT_GAUGES) r.removeSingleMetric(name);
+      for (const [name, aggregator] of Object.entries(CLUSTER_RUNTIME_AGGREGATION)) {
+        const metric = r.getSingleMetric(name);
+        if (metric) (metric as unknown as { aggregator: string }).aggregator = aggregator;
+      }
     }
     for (const family of [this.http.requestsFamily, this.http.durationFamily]) r.registerMetric(family as unknown as Metric);
 
@@ -255,6 +282,7 @@ export class AppMetrics {
     } else {
       metric = new Gauge({
         ...base,
+        aggregator: def.aggregation ?? 'sum',
         // Runs on every scrape. Without collectors the gauge keeps what the application set; with
         // some, it holds what they read now, and one that throws, rejects or takes over a second
         // leaves only its own series out of this scrape (the rest is served).
@@ -376,9 +404,14 @@ export class AppMetrics {
   /**
    * The source is read at scrape time, so depth is exact when Prometheus looks and costs nothing in
    * between. A backend that is down or slow leaves that queue's depth series out of that scrape.
+   * `shared`: every process reads the same queue (BullMQ in Redis), so the workers of a `node:cluster`
+   * application report its depth once (their maximum) instead of adding it up; an in-process queue is
+   * each worker's own and is summed.
    */
-  setQueueDepthSource(queue: string, source: () => Promise<QueueDepth> | QueueDepth): void {
+  setQueueDepthSource(queue: string, source: () => Promise<QueueDepth> | QueueDepth, options: { shared?: boolean } = {}): void {
     this.declareQueue(queue);
+    // A queue in Redis reads the same in every worker of a cluster: its depth is not theirs to add up.
+    if (options.shared) (this.handle(METRICS.queueJobs) as unknown as { aggregator: string }).aggregator = 'max';
     this.collectAtScrape(METRICS.queueJobs, async (gauge) => {
       const depth = await source();
       for (const state of QUEUE_STATES) gauge.set({ queue, state }, depth[state]);

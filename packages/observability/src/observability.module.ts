@@ -1,6 +1,7 @@
 import { type DynamicModule, Global, Inject, Logger, Module, type Provider } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
+import { ClusterMetricsLink } from './cluster-link.js';
 import { DEFAULT_EXCLUDED_PATHS } from './contract.js';
 import { ObservabilityEndpoints } from './endpoints.js';
 import { HealthRegistry } from './health.js';
@@ -46,6 +47,7 @@ const metricsFrom = (options: ObservabilityOptions) => (options.metricsEnabled ?
 
 const commonProviders: Provider[] = [
   HealthRegistry,
+  ClusterMetricsLink,
   ObservabilityEndpoints,
   ManagementServer,
   {

@@ -15,6 +15,12 @@ export interface ObservabilityOptions extends MetricsOptions {
   managementPort?: number;
   /** Interface the management listener binds to. Default 127.0.0.1. */
   managementHost?: string;
+  /**
+   * In a `node:cluster` worker: `/metrics` answers with every worker's metrics, aggregated by the
+   * primary, which must run `ClusterMetricsPrimary` (`@obsnest/observability/cluster`). Outside a
+   * cluster worker it has no effect. Default false.
+   */
+  clusterMetrics?: boolean;
   /** Route templates not counted by the HTTP metrics. Default: /metrics and /health/*. */
   excludeRoutes?: readonly string[];
   /** Header that carries the request id. Default `x-request-id`. */

@@ -41,6 +41,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.MANAGEMENT_PORT !== undefined && config.MANAGEMENT_PORT === config.PORT) {
     problems.push(`MANAGEMENT_PORT: must differ from PORT (${config.PORT})`);
   }
+  // The workers of one instance must share what the instance holds, as replicas do.
+  if (config.API_WORKERS > 1 && !config.DATABASE_URL) {
+    problems.push(
+      `API_WORKERS: ${config.API_WORKERS} workers need DATABASE_URL (the embedded PGlite database belongs to one process); set DATABASE_URL or API_WORKERS=1`,
+    );
+  }
+  if (config.API_WORKERS > 1 && !config.REDIS_URL) {
+    problems.push(
+      `API_WORKERS: ${config.API_WORKERS} workers need REDIS_URL (with the in-process queue and Socket.IO adapter, events would reach only the clients of the worker that emitted them); set REDIS_URL or API_WORKERS=1`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -98,6 +98,14 @@ export const ENV = {
     usedBy: ['api', 'stack', 'compose'],
     schema: port(3000),
   },
+  API_WORKERS: {
+    category: 'App',
+    requirement: 'optional',
+    description:
+      'node:cluster workers of this instance, sharing PORT (and MANAGEMENT_PORT); /metrics answers with all of them aggregated. Above 1 it needs DATABASE_URL and REDIS_URL. One per core at most.',
+    usedBy: ['api', 'stack'],
+    schema: int(1, 1, 64),
+  },
   HTTP_ADAPTER: {
     category: 'App',
     requirement: 'optional',
@@ -152,7 +160,7 @@ export const ENV = {
   DB_POOL_MAX: {
     category: 'Database',
     requirement: 'optional',
-    description: 'Maximum PostgreSQL connections of this instance.',
+    description: 'Maximum PostgreSQL connections of one API process (each of API_WORKERS has its own pool).',
     usedBy: ['api'],
     schema: int(10, 1, 500),
   },
@@ -195,7 +203,7 @@ export const ENV = {
   QUEUE_CONCURRENCY: {
     category: 'Queue',
     requirement: 'optional',
-    description: 'Email jobs processed at once by this instance.',
+    description: 'Email jobs processed at once by one API process (each of API_WORKERS counts).',
     usedBy: ['api'],
     schema: int(5, 1, 100),
   },
@@ -365,7 +373,7 @@ export const ENV = {
     category: 'Security',
     requirement: 'optional',
     description:
-      'Write requests (POST, PUT, PATCH, DELETE) one client IP may make per RATE_LIMIT_WINDOW_MS on one instance; past it 429 with Retry-After. 0 turns the limit off. Reads, /metrics and /health are never limited.',
+      'Write requests (POST, PUT, PATCH, DELETE) one client IP may make per RATE_LIMIT_WINDOW_MS on one API process (each of API_WORKERS counts its own); past it 429 with Retry-After. 0 turns the limit off. Reads, /metrics and /health are never limited.',
     usedBy: ['api'],
     schema: int(600, 0, 1_000_000),
   },
