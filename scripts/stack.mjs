@@ -407,6 +407,8 @@ async function plan(settings) {
     // Perses derives $__rate_interval from it, as Grafana does from the datasource's.
     '--scrape-interval',
     '15s',
+    // Queries reading back further than Prometheus keeps samples are answered by the store.
+    ...(longTermStore ? ['--long-term-url', http(loopback, vmPort), '--long-term-after', settings.prometheusRetention] : []),
   ];
   planned.push({
     name: 'dashboards',
@@ -416,7 +418,7 @@ async function plan(settings) {
     url: http(loopback, settings.dashboardsPort, '/d/nestjs-backend'),
     readyUrl: http(loopback, settings.dashboardsPort, '/healthz'),
     ports: [{ variable: 'DASHBOARDS_PORT', host: loopback, port: settings.dashboardsPort }],
-    note: `index ${http(loopback, settings.dashboardsPort, '/')}`,
+    note: `index ${http(loopback, settings.dashboardsPort, '/')}${longTermStore ? `; ranges beyond ${settings.prometheusRetention} from the long-term store` : ''}`,
   });
 
   // Every port once: two services on one port would make the second fail obscurely.
@@ -707,6 +709,7 @@ async function upNative(settings) {
   }
 
   const width = Math.max(...p.planned.map((s) => s.name.length));
+  const vm = p.planned.find((s) => s.name === 'victoria-metrics');
   say('ready:');
   for (const service of p.planned) {
     console.log(`  ${service.name.padEnd(width)}  ${service.url.padEnd(30)}  ${outcome.get(service.name) ?? ''}`);
@@ -716,7 +719,8 @@ async function upNative(settings) {
   console.log(
     '  grafana: no Debian package, so not started natively; the dashboards service draws the same dashboards\n' +
       '           (Perses). Grafana runs in docker compose (port GRAFANA_PORT), or add a Grafana of your own with\n' +
-      `           ${p.planned.find((s) => groupOf(s.name) === 'prometheus')?.url} as its Prometheus data source.`,
+      `           ${p.planned.find((s) => groupOf(s.name) === 'prometheus')?.url} as its Prometheus data source` +
+      (vm ? `\n           and ${vm.url} as a second one for long ranges (the dashboards' Data source picker).` : '.'),
   );
   say(`logs in ${shown(runDir)}/*.log; stop everything with \`npm run down\``);
   return 0;

@@ -66,6 +66,7 @@ export interface RuntimeOverrides {
   readonly fileSd?: Readonly<Record<string, string>>;
   /** global.external_labels, e.g. `{ replica: 'prometheus-1' }` for Prometheus in HA. */
   readonly externalLabels?: Readonly<Record<string, string>>;
+  /** Replaces prometheus.yml's remote_write (compose's store); none: the copy sends nowhere. */
   readonly remoteWrite?: readonly RemoteWrite[];
   /** Jobs of the native stack only (the load balancer), appended as given. */
   readonly extraJobs?: readonly ScrapeConfig[];
@@ -89,12 +90,13 @@ export function renderPrometheusConfig(overrides: RuntimeOverrides = {}): string
   if (overrides.evaluationInterval) config.global.evaluation_interval = overrides.evaluationInterval;
   const global = config.global as Record<string, unknown>;
   if (overrides.externalLabels) global.external_labels = { ...overrides.externalLabels };
+  // The committed file writes to compose's store by service name; a copy writes where it is told, or nowhere.
   if (overrides.remoteWrite?.length) {
     config.remote_write = overrides.remoteWrite.map((rw) => ({
       url: rw.url,
       ...(rw.dropLabels?.length ? { write_relabel_configs: [{ action: 'labeldrop', regex: rw.dropLabels.join('|') }] } : {}),
     }));
-  }
+  } else delete config.remote_write;
   const dropped = new Set(overrides.dropJobs ?? []);
   config.scrape_configs = config.scrape_configs.filter((job) => !dropped.has(job.job_name));
   for (const job of config.scrape_configs) {

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, defineConfig, type MixinConfig, type MixinConfigInput } from './config.js';
 import { checkFiles, describeDrift, generateFiles, isUpToDate, writeFiles } from './generate.js';
+import { PROMETHEUS_RULES_PATH, prometheusRulesFile } from './kubernetes.js';
 
 const USAGE = `Usage: obsnest-monitoring generate --job <job> [options]
 
@@ -17,6 +18,11 @@ Options:
   --out <dir>               output directory (default: monitoring)
   --config <file.js|.mjs>   module whose default export is a config object (merged into the
                             defaults) or a function (defaults) => config
+  --prometheus-rule         also write kubernetes/prometheus-rules.yaml: the same rules as
+                            prometheus-operator PrometheusRules (<job>-recording-rules, <job>-alerts)
+  --prometheus-rule-label <key=value>
+                            a label on them for the Prometheus ruleSelector (repeatable), e.g.
+                            release=kube-prometheus-stack
   --check                   write nothing; exit 1 if the files in --out differ from the output
   -h, --help                show this help`;
 
@@ -62,6 +68,13 @@ export async function run(argv: readonly string[]): Promise<number> {
     });
     const out = resolve(values.out ?? 'monitoring');
     const files = generateFiles(config);
+    const labels = (values['prometheus-rule-label'] ?? []).map((pair) => {
+      const match = /^([A-Za-z0-9][A-Za-z0-9_./-]*)=([A-Za-z0-9_.-]*)$/.exec(pair);
+      if (!match) throw new UsageError(`--prometheus-rule-label ${pair}: expected key=value, a Kubernetes label`);
+      return [match[1] as string, match[2] as string] as const;
+    });
+    if (labels.length > 0 && !values['prometheus-rule']) throw new UsageError('--prometheus-rule-label needs --prometheus-rule');
+    if (values['prometheus-rule']) files.set(PROMETHEUS_RULES_PATH, prometheusRulesFile(config, files, Object.fromEntries(labels)));
     if (values.check) {
       const report = checkFiles(out, files);
       if (isUpToDate(report)) {
@@ -90,6 +103,8 @@ function parse(argv: readonly string[]) {
       out: { type: 'string' },
       config: { type: 'string' },
       check: { type: 'boolean' },
+      'prometheus-rule': { type: 'boolean' },
+      'prometheus-rule-label': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });

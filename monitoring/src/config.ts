@@ -153,6 +153,12 @@ export interface GrafanaSettings {
   readonly jaegerUrl: string | null;
   /** Loki's URL, when the app's logs are shipped there (with `trace_id` in each line): logs ⇄ traces links. */
   readonly lokiUrl: string | null;
+  /**
+   * A long-term store with Prometheus' query API that every Prometheus remote-writes to
+   * (VictoriaMetrics, Thanos Query, Mimir, …): a second datasource of type prometheus, which the
+   * dashboards' `$datasource` picker offers for ranges older than Prometheus' retention. null: none.
+   */
+  readonly longTermUrl: string | null;
 }
 
 /** What an extension's builders get: the resolved config and the job's matcher. */
@@ -321,6 +327,7 @@ export const DEFAULT_CONFIG: MixinConfig = {
     scrapeInterval: '15s',
     jaegerUrl: null,
     lokiUrl: null,
+    longTermUrl: null,
   },
   applicationMetrics: [],
   extensions: [],

@@ -26,6 +26,22 @@ export {
   type Windows,
 } from './config.js';
 export { checkFiles, type DriftReport, generateFiles, isUpToDate, OUTPUT_PATHS, type RuleSet, ruleSet, writeFiles } from './generate.js';
+export {
+  PROMETHEUS_RULES_PATH,
+  type PrometheusRulesOptions,
+  prometheusRules,
+  prometheusRulesFile,
+  type RuleFileGroups,
+  renderManifests,
+  ruleFileGroups,
+} from './kubernetes.js';
+export {
+  type PrometheusRuleEntry,
+  type PrometheusRuleGroup,
+  type PrometheusRuleObject,
+  type PrometheusRuleOptions,
+  prometheusRule,
+} from './prometheus-rule.js';
 export type { AlertDefinition, RecordingDefinition, RuleDefinition, RuleGroup } from './rules/model.js';
 export * as promql from '../grafana/src/promql.js';
 export * as panels from '../grafana/src/panels.js';

@@ -2,7 +2,7 @@ import { Document } from 'yaml';
 import type { MixinConfig } from './config.js';
 import { yamlComment } from './rules/model.js';
 
-/** Grafana provisioning: the generated dashboards' file provider, and the two datasources. */
+/** Grafana provisioning: the generated dashboards' file provider, and the datasources. */
 
 export function renderDashboardProvider(config: MixinConfig): string {
   const g = config.grafana;
@@ -81,6 +81,28 @@ function tracingDatasources(config: MixinConfig): object[] {
   return [jaeger, loki].filter((d): d is Exclude<typeof d, null | ''> => Boolean(d));
 }
 
+/**
+ * The long-term store, when configured: Prometheus' query API over the samples every Prometheus
+ * remote-writes, kept longer. Of type prometheus, so the dashboards' `$datasource` picker offers it
+ * and every panel query runs there unchanged; Prometheus stays the default, as it has the last
+ * seconds the store receives only with the next remote-write batch.
+ */
+function longTermDatasource(config: MixinConfig): object[] {
+  const g = config.grafana;
+  if (!g.longTermUrl) return [];
+  return [
+    {
+      name: 'Long-term store',
+      uid: 'long-term',
+      type: 'prometheus',
+      access: 'proxy',
+      url: g.longTermUrl,
+      editable: false,
+      jsonData: { timeInterval: g.scrapeInterval, httpMethod: 'POST', manageAlerts: false },
+    },
+  ];
+}
+
 export function renderDatasources(config: MixinConfig): string {
   const g = config.grafana;
   const doc = new Document({
@@ -112,6 +134,7 @@ export function renderDatasources(config: MixinConfig): string {
         editable: false,
         jsonData: { implementation: 'prometheus', handleGrafanaManagedAlerts: false },
       },
+      ...longTermDatasource(config),
       ...tracingDatasources(config),
     ],
   });

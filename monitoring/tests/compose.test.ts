@@ -99,6 +99,7 @@ describe('docker-compose.yml', () => {
       'promtail',
       'redis',
       'redis-exporter',
+      'victoria-metrics',
     ]);
   });
 
@@ -133,7 +134,10 @@ describe('docker-compose.yml', () => {
       ['postgres', { condition: 'service_healthy' }],
       ['redis', { condition: 'service_healthy' }],
     ]);
-    assert.deepEqual(healthy('grafana'), [['prometheus', { condition: 'service_healthy' }]]);
+    assert.deepEqual(healthy('grafana'), [
+      ['prometheus', { condition: 'service_healthy' }],
+      ['victoria-metrics', { condition: 'service_healthy' }],
+    ]);
   });
 
   it('publishes the API and Grafana, binds Prometheus and Alertmanager to 127.0.0.1, hides the rest', () => {
@@ -222,12 +226,40 @@ describe('docker-compose.yml', () => {
         }
       }
     }
-    for (const stateful of ['postgres', 'redis', 'prometheus', 'alertmanager', 'grafana']) {
+    for (const stateful of ['postgres', 'redis', 'prometheus', 'alertmanager', 'grafana', 'victoria-metrics']) {
       assert.ok(
         resolved.services[stateful]?.volumes?.some((volume) => `${volume.split(':')[0]}` in resolved.volumes),
         `${stateful} keeps no named volume`,
       );
     }
+  });
+
+  it('keeps a long-term store that Prometheus remote-writes to and Grafana offers as a datasource, unpublished', async () => {
+    const vm = resolved.services['victoria-metrics'];
+    assert.match(vm?.image ?? '', /^victoriametrics\/victoria-metrics:v\d+\.\d+\.\d+$/, 'a pinned release');
+    assert.deepEqual(vm?.ports ?? [], [], 'no authentication of its own: reached through Grafana only');
+    const listen = vm?.command
+      ?.find((flag) => flag.startsWith('-httpListenAddr='))
+      ?.split(':')
+      .at(-1);
+    assert.ok(vm?.command?.includes('-storageDataPath=/storage'));
+    assert.ok(
+      vm?.volumes?.some((volume) => volume.startsWith('victoria-metrics-data:/storage')),
+      'its data on the named volume',
+    );
+    assert.ok(vm?.command?.includes('-retentionPeriod=12'), 'default 12 months');
+    const longer = await compose({ ...REQUIRED, VICTORIA_METRICS_RETENTION: '2y' });
+    assert.equal(longer.code, 0, output(longer));
+    assert.ok((parse(longer.stdout) as ComposeConfig).services['victoria-metrics']?.command?.includes('-retentionPeriod=2y'));
+    // Prometheus sends to it, and Grafana reads from it, on the port it listens on.
+    assert.deepEqual(readPrometheusConfig().remote_write, [{ url: `http://victoria-metrics:${listen}/api/v1/write` }]);
+    const datasources = (
+      parse(readFileSync(join(REPO_ROOT, 'monitoring/grafana/provisioning/datasources/datasources.yml'), 'utf8')) as {
+        datasources: { uid: string; type: string; url: string; isDefault?: boolean }[];
+      }
+    ).datasources;
+    const longTerm = datasources.find((datasource) => datasource.uid === 'long-term');
+    assert.deepEqual([longTerm?.type, longTerm?.url, longTerm?.isDefault], ['prometheus', `http://victoria-metrics:${listen}`, undefined]);
   });
 
   it('runs every service prometheus.yml scrapes', () => {

@@ -15,6 +15,8 @@ import { COMPOSE_FILE, GRAFANA_DIR, GRAFANA_SOURCE_DIR, MIXIN_SOURCE_DIR } from 
 import { knownMetricNames, labelValuesMetric, metricNames, unknownMetricNames } from './support/promql.js';
 import { recordingRules } from './support/rules.js';
 import { API_CONFIG } from '../src/repo/api.js';
+import { defineConfig } from '../src/config.js';
+import { renderDatasources } from '../src/provisioning.js';
 
 interface Target {
   expr: string;
@@ -261,6 +263,26 @@ describe('Grafana provisioning', () => {
     assert.equal(byUid.alertmanager?.type, 'alertmanager');
     assert.equal(byUid.alertmanager?.jsonData?.implementation, 'prometheus');
     assert.equal(byUid.alertmanager?.url, 'http://alertmanager:9093');
+  });
+
+  it("offers the long-term store in every dashboard's datasource picker, Prometheus staying the default", () => {
+    const config = parse(readFileSync(join(provisioning, 'datasources', 'datasources.yml'), 'utf8')) as {
+      datasources: { uid: string; type: string; isDefault?: boolean; url: string }[];
+    };
+    const longTerm = config.datasources.find((datasource) => datasource.uid === 'long-term');
+    assert.equal(longTerm?.type, 'prometheus', 'the type the picker lists');
+    assert.equal(longTerm?.isDefault, undefined);
+    for (const spec of DASHBOARDS) {
+      const picker = (spec.build(API_CONFIG).templating.list ?? []).find((variable) => variable.type === 'datasource');
+      assert.equal(picker?.query, longTerm?.type, `${spec.file}: a picker over the prometheus datasources`);
+      assert.equal((picker?.current as { value?: string } | undefined)?.value, 'prometheus', `${spec.file}: Prometheus by default`);
+    }
+    const without = parse(renderDatasources(defineConfig({ job: 'payments' }))) as { datasources: { uid: string }[] };
+    assert.deepEqual(
+      without.datasources.map((datasource) => datasource.uid),
+      ['prometheus', 'alertmanager'],
+      'no store configured, no datasource for it',
+    );
   });
 
   it('links exemplars to Jaeger, Jaeger spans to their Loki lines and Loki lines to their traces', () => {

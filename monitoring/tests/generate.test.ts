@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { METRICS } from '@obsnest/observability';
+import { parse, parseAllDocuments } from 'yaml';
 import { defineConfig, type MixinExtension } from '../src/config.js';
 import { checkFiles, generateFiles, isUpToDate, OUTPUT_PATHS, ruleSet, writeFiles } from '../src/generate.js';
+import { PROMETHEUS_RULES_PATH } from '../src/kubernetes.js';
 import { checkRepoFiles } from '../src/repo/generate.js';
 import { panelsOf } from '../grafana/src/dashboards.js';
 import { compare, selector } from '../grafana/src/promql.js';
@@ -232,6 +234,36 @@ describe('obsnest-monitoring CLI', () => {
       assert.equal(drifted.code, 1, output(drifted));
       assert.match(drifted.stderr, /out of date: alertmanager\/alertmanager\.yml/);
     });
+  });
+
+  it('writes PrometheusRules holding exactly the groups of the rule files for any job (--prometheus-rule)', async () => {
+    await withTempDir('cli-k8s', async (dir) => {
+      const args = [CLI, 'generate', '--job', 'payments', '--out', dir, '--prometheus-rule', '--prometheus-rule-label', 'release=kps'];
+      const result = await run(process.execPath, args);
+      assert.equal(result.code, 0, output(result));
+      const objects = parseAllDocuments(readFileSync(join(dir, PROMETHEUS_RULES_PATH), 'utf8')).map((d) => d.toJS()) as {
+        kind: string;
+        metadata: { name: string; labels: Record<string, string> };
+        spec: { groups: unknown[] };
+      }[];
+      assert.deepEqual(
+        objects.map((o) => [o.kind, o.metadata.name, o.metadata.labels]),
+        [
+          ['PrometheusRule', 'payments-recording-rules', { 'app.kubernetes.io/name': 'payments', release: 'kps' }],
+          ['PrometheusRule', 'payments-alerts', { 'app.kubernetes.io/name': 'payments', release: 'kps' }],
+        ],
+      );
+      const groups = (path: string) => (parse(readFileSync(join(dir, path), 'utf8')) as { groups: unknown[] }).groups;
+      assert.deepEqual(objects[0]?.spec.groups, groups(OUTPUT_PATHS.recordingRules));
+      assert.deepEqual(objects[1]?.spec.groups, groups(OUTPUT_PATHS.alertRules));
+      assert.match(JSON.stringify(objects[1]?.spec.groups), /job=\\"payments\\"/, 'the job is the one given');
+      const check = await run(process.execPath, [...args, '--check']);
+      assert.equal(check.code, 0, output(check));
+      const label = await run(process.execPath, [CLI, 'generate', '--job', 'x', '--out', dir, '--prometheus-rule-label', 'a=b']);
+      assert.equal(label.code, 2, output(label));
+      assert.match(label.stderr, /--prometheus-rule-label needs --prometheus-rule/);
+    });
+    assert.equal(generateFiles(defineConfig({ job: 'payments' })).has(PROMETHEUS_RULES_PATH), false, 'only when asked for');
   });
 
   it('stops with the usage when --job is missing, and names what is wrong in a config', async () => {

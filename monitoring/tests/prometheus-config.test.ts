@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { JOBS } from '../grafana/src/scrape-targets.js';
 import { PROMETHEUS_CONFIG } from './support/paths.js';
 import { startPrometheus } from './support/prometheus.js';
@@ -36,6 +37,16 @@ describe('prometheus.yml', () => {
     await writeFile(broken, renderPrometheusConfig({ credentialsFile: null }).replace('scrape_timeout: 5s', 'scrape_timeout: 30s'));
     const result = await run('promtool', ['check', 'config', '--syntax-only', broken]);
     assert.notEqual(result.code, 0, 'a scrape timeout longer than the interval must be rejected');
+  });
+
+  it("remote-writes to compose's long-term store, and a runtime copy only where it is told", () => {
+    assert.deepEqual(readPrometheusConfig().remote_write, [{ url: 'http://victoria-metrics:8428/api/v1/write' }]);
+    const bare = parse(renderPrometheusConfig({})) as { remote_write?: unknown };
+    assert.equal(bare.remote_write, undefined, 'a native Prometheus without a store sends nowhere');
+    const native = parse(renderPrometheusConfig({ remoteWrite: [{ url: 'http://127.0.0.1:8428/api/v1/write' }] })) as {
+      remote_write?: unknown;
+    };
+    assert.deepEqual(native.remote_write, [{ url: 'http://127.0.0.1:8428/api/v1/write' }]);
   });
 
   it('scrapes exactly the jobs the dashboards and rules name', () => {

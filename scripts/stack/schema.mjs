@@ -235,7 +235,7 @@ export const STACK_ENV = /** @type {const} @satisfies {Record<string, StackVaria
     category: 'Monitoring services',
     requirement: 'optional',
     description: 'How long VictoriaMetrics keeps samples (-retentionPeriod: 12 means months; 90d, 2y also work).',
-    usedBy: ['stack'],
+    usedBy: ['stack', 'compose'],
     schema: z
       .string()
       .regex(/^\d+[hdwy]?$/, { error: 'expected a number of months (12) or a duration such as 90d' })

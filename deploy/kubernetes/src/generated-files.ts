@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { stringify } from 'yaml';
+import { prometheusRules as mixinPrometheusRules, type RuleFileGroups, renderManifests } from '@obsnest/monitoring/kubernetes';
+import type { PrometheusRuleObject } from '@obsnest/monitoring/prometheus-rule';
 import { dashboardConfigMap } from './dashboard-config-maps.js';
 import { BASE_DIR, DASHBOARDS_DIR, REPO_ROOT, RULE_FILES } from './paths.js';
-import { type PrometheusRuleGroup, type PrometheusRuleObject, prometheusRule } from './prometheus-rule.js';
 import { readRuleGroups } from './rule-files.js';
 
 /** Labels of every object of the base; the Service's also make the scrape job `api`. */
@@ -15,20 +15,12 @@ export const DASHBOARDS_FILE = join(BASE_DIR, 'grafana-dashboards.yaml');
 const header = (sources: string) =>
   `# Generated from ${sources} by deploy/kubernetes/src/generate.ts; do not edit.\n# Regenerate: npm run generate -w @obsnest/kubernetes\n`;
 
-const toYaml = (objects: readonly object[]) => objects.map((o) => `---\n${stringify(o, { lineWidth: 0 })}`).join('');
-
 /**
- * One PrometheusRule per rule file, as the operator turns each PrometheusRule into one rule file:
- * recording.yml and alerts.yml both have a `queue` group, which one file could not hold.
+ * The mixin's PrometheusRules (one per rule file) of the committed rule files, with the base's
+ * labels: what `obsnest-monitoring generate --prometheus-rule` writes for any job.
  */
-export function prometheusRules(files: {
-  recording: readonly PrometheusRuleGroup[];
-  alerts: readonly PrometheusRuleGroup[];
-}): PrometheusRuleObject[] {
-  return [
-    prometheusRule(files.recording, { name: 'api-recording-rules', labels: API_LABELS }),
-    prometheusRule(files.alerts, { name: 'api-alerts', labels: API_LABELS }),
-  ];
+export function prometheusRules(files: RuleFileGroups): PrometheusRuleObject[] {
+  return mixinPrometheusRules('api', files, { labels: API_LABELS });
 }
 
 export function dashboardFiles(): string[] {
@@ -38,8 +30,8 @@ export function dashboardFiles(): string[] {
 }
 
 /** The content of base/prometheus-rules.yaml for the groups of recording.yml and alerts.yml. */
-export function prometheusRulesYaml(files: { recording: readonly PrometheusRuleGroup[]; alerts: readonly PrometheusRuleGroup[] }): string {
-  return header('monitoring/prometheus/rules/{recording,alerts}.yml') + toYaml(prometheusRules(files));
+export function prometheusRulesYaml(files: RuleFileGroups): string {
+  return renderManifests(header('monitoring/prometheus/rules/{recording,alerts}.yml'), prometheusRules(files));
 }
 
 /** The content of base/grafana-dashboards.yaml for dashboard files (name → JSON text). */
@@ -47,7 +39,7 @@ export function dashboardsYaml(dashboards: ReadonlyMap<string, string>): string 
   const maps = [...dashboards].map(([file, json]) =>
     dashboardConfigMap({ name: basename(file, '.json'), file, json, labels: API_LABELS, folder: 'obsnest' }),
   );
-  return header('monitoring/grafana/dashboards/*.json') + toYaml(maps);
+  return renderManifests(header('monitoring/grafana/dashboards/*.json'), maps);
 }
 
 /** Every generated manifest file and its content, from the committed sources. */

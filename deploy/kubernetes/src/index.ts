@@ -10,6 +10,6 @@ export {
   type PrometheusRuleObject,
   type PrometheusRuleOptions,
   prometheusRule,
-} from './prometheus-rule.js';
+} from '@obsnest/monitoring/prometheus-rule';
 export { readRuleGroups } from './rule-files.js';
 export { dashboardsYaml, PROMETHEUS_RULE_FILE, DASHBOARDS_FILE, prometheusRules, prometheusRulesYaml } from './generated-files.js';

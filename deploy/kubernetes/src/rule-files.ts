@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { PrometheusRuleGroup } from './prometheus-rule.js';
+import type { PrometheusRuleGroup } from '@obsnest/monitoring/prometheus-rule';
 
 /** The `groups` of a Prometheus rule file, with a clear error when the file has none. */
 export function readRuleGroups(path: string): PrometheusRuleGroup[] {

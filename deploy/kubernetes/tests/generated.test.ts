@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dashboardConfigMap } from '../src/dashboard-config-maps.js';
 import { staleFiles } from '../src/generated-files.js';
-import { type PrometheusRuleGroup, prometheusRule } from '../src/prometheus-rule.js';
+import { type PrometheusRuleGroup, prometheusRule } from '@obsnest/monitoring/prometheus-rule';
 
 describe('generated manifests', () => {
   it('are up to date with monitoring/ (else: npm run generate -w @obsnest/kubernetes)', () => {

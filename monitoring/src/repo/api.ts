@@ -81,8 +81,8 @@ const DRAWN_BY_HAND = new Set([API_METRICS.outboxMessagesPending.name, API_METRI
 export function apiConfig(contract: Readonly<Record<string, MetricDefinitionLike>> = API_METRICS): MixinConfig {
   return defineConfig({
     job: 'api',
-    // Compose runs Jaeger and Loki beside Grafana (docker-compose.yml).
-    grafana: { jaegerUrl: 'http://jaeger:16686', lokiUrl: 'http://loki:3100' },
+    // Compose runs Jaeger, Loki and VictoriaMetrics beside Grafana (docker-compose.yml).
+    grafana: { jaegerUrl: 'http://jaeger:16686', lokiUrl: 'http://loki:3100', longTermUrl: 'http://victoria-metrics:8428' },
     applicationMetrics: Object.values(contract).filter((metric) => !DRAWN_BY_HAND.has(metric.name)),
     extensions: [outbox],
   });

@@ -4,6 +4,19 @@ import type { DashboardResource } from '@perses-dev/core';
 export interface ViewerConfig {
   readonly prometheusUrl: string;
   readonly scrapeInterval: string;
+  /** Set when a long-term store answers the queries reading further back than `longTermAfterSeconds`. */
+  readonly longTermUrl?: string;
+  readonly longTermAfterSeconds?: number;
+}
+
+/** Where the panels' queries go: routed by time range (auto), or to the backend a user picked. */
+export type QuerySource = 'auto' | 'prometheus' | 'long-term';
+
+/** The `?source=` of the page's URL; auto when absent, unknown, or naming a store that is not configured. */
+export function querySourceOf(search: string, config: ViewerConfig): QuerySource {
+  const source = new URLSearchParams(search).get('source');
+  if (source === 'prometheus' || (source === 'long-term' && config.longTermUrl)) return source;
+  return 'auto';
 }
 
 export interface DashboardSummary {

@@ -1,4 +1,17 @@
-import { Alert, Box, CircularProgress, Link, List, ListItemButton, ListItemText, Stack, ThemeProvider, Typography } from '@mui/material';
+import {
+  Alert,
+  Box,
+  CircularProgress,
+  Link,
+  List,
+  ListItemButton,
+  ListItemText,
+  MenuItem,
+  Stack,
+  TextField,
+  ThemeProvider,
+  Typography,
+} from '@mui/material';
 import { ChartsProvider, generateChartsTheme, getTheme, SnackbarProvider } from '@perses-dev/components';
 import type { DashboardResource } from '@perses-dev/core';
 import { ViewDashboard } from '@perses-dev/dashboards';
@@ -7,7 +20,16 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { type ReactElement, type ReactNode, useEffect, useMemo, useState } from 'react';
 import { QueryParamProvider } from 'use-query-params';
 import { WindowHistoryAdapter } from 'use-query-params/adapters/window';
-import { type DashboardSummary, fetchConfig, fetchDashboard, fetchDashboards, prometheusProblem, type ViewerConfig } from './api.js';
+import {
+  type DashboardSummary,
+  fetchConfig,
+  fetchDashboard,
+  fetchDashboards,
+  prometheusProblem,
+  type QuerySource,
+  querySourceOf,
+  type ViewerConfig,
+} from './api.js';
 import { prometheusDatasource, ViewerDatasourceApi } from './datasource.js';
 import { pluginLoader } from './plugins.js';
 
@@ -79,9 +101,45 @@ function DashboardIndex(): ReactElement {
   );
 }
 
+/** Whole days, or hours below a day: how Prometheus' retention is spelled in the source picker. */
+function spelledDuration(seconds: number): string {
+  return seconds >= 86_400 ? `${Math.round(seconds / 86_400)} d` : `${Math.round(seconds / 3600)} h`;
+}
+
+/**
+ * The backend picker, shown when a long-term store is configured. A choice reloads the page with
+ * `?source=`, so a link keeps it and every panel's datasource is built once with it.
+ */
+function SourcePicker({ config, source }: { config: ViewerConfig; source: QuerySource }): ReactElement | null {
+  if (!config.longTermUrl) return null;
+  const after = spelledDuration(config.longTermAfterSeconds ?? 0);
+  const pick = (next: string) => {
+    const url = new URL(window.location.href);
+    if (next === 'auto') url.searchParams.delete('source');
+    else url.searchParams.set('source', next);
+    window.location.assign(url.toString());
+  };
+  return (
+    <TextField
+      select
+      size="small"
+      label="Data from"
+      value={source}
+      onChange={(event) => pick(event.target.value)}
+      inputProps={{ 'data-testid': 'query-source' }}
+      sx={{ minWidth: 260 }}
+    >
+      <MenuItem value="auto">Automatic (long-term store beyond {after})</MenuItem>
+      <MenuItem value="prometheus">Prometheus</MenuItem>
+      <MenuItem value="long-term">Long-term store</MenuItem>
+    </TextField>
+  );
+}
+
 function DashboardPage({ uid, config }: { uid: string; config: ViewerConfig }): ReactElement {
   const { value: dashboard, error } = useLoaded<DashboardResource>(() => fetchDashboard(uid), uid);
-  const datasourceApi = useMemo(() => new ViewerDatasourceApi(prometheusDatasource(config.scrapeInterval)), [config]);
+  const source = querySourceOf(window.location.search, config);
+  const datasourceApi = useMemo(() => new ViewerDatasourceApi(prometheusDatasource(config.scrapeInterval, source)), [config, source]);
   if (error) return <Alert severity="error">{error}</Alert>;
   if (!dashboard) return <CircularProgress sx={{ m: 4 }} />;
   const title = (
@@ -90,6 +148,7 @@ function DashboardPage({ uid, config }: { uid: string; config: ViewerConfig }): 
         Dashboards
       </Link>
       <Typography variant="h2">{dashboard.spec.display?.name ?? uid}</Typography>
+      <SourcePicker config={config} source={source} />
     </Stack>
   );
   return (

@@ -1,12 +1,16 @@
 import type { DatasourceResource, DatasourceSelector, GlobalDatasourceResource } from '@perses-dev/core';
 import type { DatasourceApi } from '@perses-dev/dashboards';
+import type { QuerySource } from './api.js';
 
 /**
  * The one datasource of the viewer: Prometheus behind the viewer's own `/api/v1` proxy. The
  * Prometheus plugin appends `/api/v1/...` to `directUrl`, so the page's origin is the URL; the
- * browser never talks to Prometheus itself (no CORS, Prometheus stays on loopback).
+ * browser never talks to Prometheus itself (no CORS, Prometheus stays on loopback). The proxy
+ * routes each query by its time range to Prometheus or the long-term store, unless the user
+ * picked one: then `/source/<picked>` goes before `/api/v1`.
  */
-export function prometheusDatasource(scrapeInterval: string): GlobalDatasourceResource {
+export function prometheusDatasource(scrapeInterval: string, source: QuerySource = 'auto'): GlobalDatasourceResource {
+  const directUrl = source === 'auto' ? window.location.origin : `${window.location.origin}/source/${source}`;
   return {
     kind: 'GlobalDatasource',
     metadata: { name: 'prometheus' },
@@ -14,7 +18,7 @@ export function prometheusDatasource(scrapeInterval: string): GlobalDatasourceRe
       default: true,
       display: { name: 'Prometheus' },
       // The scrape interval is the minimum step, from which Perses derives $__rate_interval.
-      plugin: { kind: 'PrometheusDatasource', spec: { directUrl: window.location.origin, scrapeInterval } },
+      plugin: { kind: 'PrometheusDatasource', spec: { directUrl, scrapeInterval } },
     },
   };
 }

@@ -3,10 +3,17 @@ import { createServer, type IncomingMessage, request as httpRequest, type Server
 import { request as httpsRequest } from 'node:https';
 import { extname, join, normalize, sep } from 'node:path';
 import { type PersesDashboard, summaryOf } from './dashboards.js';
+import { type Routing, SOURCES, type Source, sourceFor } from './routing.js';
 
 export interface ViewerOptions {
   /** Prometheus' base URL, e.g. http://127.0.0.1:9090; `/api/v1/*` is forwarded there. */
   readonly prometheusUrl: string;
+  /**
+   * The long-term store's Prometheus query API, and Prometheus' retention: `/api/v1/*` requests
+   * reading further back than that go to the store (routing.ts). `/source/<prometheus|long-term>/api/v1/*`
+   * go where they say, for a user who picks one.
+   */
+  readonly routing?: Routing;
   /** The bundle: index.html and assets/ (build/bundle.ts). */
   readonly publicDir: string;
   readonly dashboards: readonly PersesDashboard[];
@@ -42,19 +49,39 @@ function sendFile(response: ServerResponse, path: string, cache: string): void {
   createReadStream(path).pipe(response);
 }
 
+/** The header that says which backend answered, for whoever wonders why a panel shows what it shows. */
+export const SOURCE_HEADER = 'x-obsnest-source';
+
+const NAMES: Readonly<Record<Source, string>> = { prometheus: 'Prometheus', 'long-term': 'The long-term store' };
+
+/** A query in a form body is read before it is forwarded: where it goes depends on its time range. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 /**
- * Forwards `/api/v1/*` to Prometheus with its method, query and body, so the page needs no CORS
- * and Prometheus can stay on loopback. An unreachable Prometheus is answered in Prometheus' own
- * error format (status 502), which the Perses panels show as the panel's error.
+ * Forwards a Prometheus API request to `baseUrl` with its method, query and body, so the page needs
+ * no CORS and the backends can stay on loopback. An unreachable backend is answered in Prometheus'
+ * own error format (status 502), which the Perses panels show as the panel's error.
  */
-function proxy(request: IncomingMessage, response: ServerResponse, prometheusUrl: string): void {
-  const base = new URL(prometheusUrl);
-  const target = new URL(`${base.pathname.replace(/\/$/, '')}${request.url ?? ''}`, base);
+function forward(request: IncomingMessage, response: ServerResponse, source: Source, baseUrl: string, apiPath: string, body: Buffer): void {
+  const base = new URL(baseUrl);
+  const target = new URL(`${base.pathname.replace(/\/$/, '')}${apiPath}`, base);
   const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+  headers['content-length'] = String(body.length);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const upstream = send(target, { method: request.method, headers, timeout: 60_000 }, (answer) => {
     const forwarded = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
-    response.writeHead(answer.statusCode ?? 502, forwarded);
+    response.writeHead(answer.statusCode ?? 502, { ...forwarded, [SOURCE_HEADER]: source });
     answer.pipe(response);
   });
   upstream.on('timeout', () => upstream.destroy(new Error('no answer within 60 s')));
@@ -66,10 +93,40 @@ function proxy(request: IncomingMessage, response: ServerResponse, prometheusUrl
     sendJson(response, 502, {
       status: 'error',
       errorType: 'unavailable',
-      error: `Prometheus at ${prometheusUrl} is unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
+      error: `${NAMES[source]} at ${baseUrl} is unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
     });
   });
-  request.pipe(upstream);
+  upstream.end(body);
+}
+
+/** `/api/v1/*` routed by time range, `/source/<source>/api/v1/*` to that source. */
+async function proxy(request: IncomingMessage, response: ServerResponse, options: ViewerOptions, url: URL): Promise<void> {
+  const forced = /^\/source\/([^/]+)(\/api\/v1\/.*)$/.exec(url.pathname);
+  const apiPath = forced ? (forced[2] as string) : url.pathname;
+  const longTermUrl = options.routing?.longTermUrl;
+  if (forced && !SOURCES.includes(forced[1] as Source)) {
+    return sendJson(response, 404, { status: 'error', errorType: 'not_found', error: `no source ${forced[1]}: ${SOURCES.join(' or ')}` });
+  }
+  if (forced?.[1] === 'long-term' && !longTermUrl) {
+    return sendJson(response, 404, {
+      status: 'error',
+      errorType: 'not_found',
+      error: 'no long-term store is configured (--long-term-url)',
+    });
+  }
+  const body = await readBody(request);
+  if (body === undefined) return sendJson(response, 413, { status: 'error', errorType: 'bad_data', error: 'request body over 1 MiB' });
+  let source = forced?.[1] as Source | undefined;
+  if (!source && options.routing) {
+    const params = new URLSearchParams(url.search);
+    if (/^application\/x-www-form-urlencoded\b/.test(request.headers['content-type'] ?? '')) {
+      for (const [name, value] of new URLSearchParams(body.toString('utf8'))) params.append(name, value);
+    }
+    source = sourceFor(apiPath, params, options.routing);
+  }
+  source ??= 'prometheus';
+  const baseUrl = source === 'long-term' ? (longTermUrl as string) : options.prometheusUrl;
+  forward(request, response, source, baseUrl, `${apiPath}${url.search}`, body);
 }
 
 /** The viewer's HTTP server: the page, the dashboards as JSON, the Prometheus proxy, /healthz. */
@@ -82,11 +139,23 @@ export function createViewerServer(options: ViewerOptions): Server {
   return createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://viewer');
     const path = url.pathname;
-    if (path.startsWith('/api/v1/')) return proxy(request, response, options.prometheusUrl);
+    if (path.startsWith('/api/v1/') || path.startsWith('/source/')) {
+      proxy(request, response, options, url).catch((error: Error) => {
+        if (response.headersSent) response.destroy(error);
+        else sendJson(response, 500, { status: 'error', errorType: 'internal', error: error.message });
+      });
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') return sendJson(response, 405, { error: `${request.method} not allowed` });
     if (path === '/healthz') return sendJson(response, 200, { status: 'ok', dashboards: byUid.size });
     if (path === '/viewer/config') {
-      return sendJson(response, 200, { prometheusUrl: options.prometheusUrl, scrapeInterval: options.scrapeInterval });
+      return sendJson(response, 200, {
+        prometheusUrl: options.prometheusUrl,
+        scrapeInterval: options.scrapeInterval,
+        ...(options.routing?.longTermUrl
+          ? { longTermUrl: options.routing.longTermUrl, longTermAfterSeconds: options.routing.longTermAfterSeconds }
+          : {}),
+      });
     }
     if (path === '/viewer/dashboards') return sendJson(response, 200, options.dashboards.map(summaryOf));
     if (path.startsWith('/viewer/dashboards/')) {

@@ -1,7 +1,8 @@
 /**
  * The prometheus-operator's PrometheusRule for a list of Prometheus rule groups, as they are parsed
- * from a rule file (`groups:`). Deliberately free of imports, so that the mixin's generator can call
- * it on the groups it builds, and this package's on the groups it reads from the committed files.
+ * from a rule file (`groups:`). Free of imports: the mixin's generator calls it on the groups of the
+ * files it renders (`obsnest-monitoring generate --prometheus-rule`), and deploy/kubernetes on the
+ * groups it reads from the committed files.
  */
 
 /** One recording or alerting rule, as in a Prometheus rule file. */
