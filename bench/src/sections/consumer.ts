@@ -110,47 +110,57 @@ async function measure(arm: Arm, ctx: Context, round: number, seconds: number): 
   };
 }
 
+const ARM_IDS = ['bare', 'bare-again', 'module'] as const;
+
+/**
+ * Every round starts a fresh process per arm. Two processes of the same app differ by 3–5 % in CPU
+ * per request for their whole life (JIT and heap sizing decisions, memory layout: measured here as
+ * an A/A ratio stuck at −4.4 % over 16 rounds with long-lived processes), so one process per arm made
+ * that difference look like the arms'. With a new process per round it is part of each round's noise,
+ * which the median over rounds and the A/A spread account for.
+ */
 async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<ConsumerAdapterResult> {
   const { consumerRounds, consumerSeconds } = ctx.options;
-  const start = (id: Arm['id']) =>
-    ServerProcess.start({
-      name: `consumer-${adapter}-${id}`,
+  const start = async (id: Arm['id'], round: number): Promise<Arm> => {
+    const server = await ServerProcess.start({
+      name: `consumer-${adapter}-${id}-${round}`,
       entry: join(dir, 'app.mjs'),
       cpu: ctx.options.serverCpu,
       env: { NODE_ENV: 'production', ADAPTER: adapter, VARIANT: id === 'module' ? 'module' : 'bare' },
       readyUrl: '/bench/1',
     });
-  const arms: Arm[] = [];
-  for (const id of ['bare', 'bare-again', 'module'] as const) {
-    const server = await start(id);
     ctx.track(server);
-    arms.push({ id, server });
-  }
-  for (const arm of arms) await validate(arm);
-  const idleRss = Object.fromEntries(arms.map((a) => [a.id, a.server.rssBytes()]));
-  for (const arm of arms)
-    await wrk({
+    return { id, server };
+  };
+  const warm = (arm: Arm) =>
+    wrk({
       url: `${arm.server.url}/bench/42`,
       seconds: ctx.options.warmupSeconds || 1,
       connections: ctx.options.connections,
       cpu: ctx.options.loadCpu,
     });
 
-  const samples = new Map<Arm['id'], ConsumerSample[]>(arms.map((a) => [a.id, []]));
+  const samples = new Map<Arm['id'], ConsumerSample[]>(ARM_IDS.map((id) => [id, []]));
+  const idleRss = new Map<Arm['id'], number[]>(ARM_IDS.map((id) => [id, []]));
   const cpuOf = (id: Arm['id']) => (samples.get(id) ?? []).map((s) => s.cpuUsPerRequest);
   const maxRounds = consumerRounds * 2;
   let round = 0;
   while (round < consumerRounds || (round < maxRounds && aaSpread(pairedRatios(cpuOf('bare-again'), cpuOf('bare'))) >= AA_TARGET)) {
     round++;
+    const arms: Arm[] = [];
+    for (const id of flippedOrder(ARM_IDS, round)) arms.push(await start(id, round));
+    if (round === 1) for (const arm of arms) await validate(arm);
+    for (const arm of arms) idleRss.get(arm.id)?.push(arm.server.rssBytes());
+    for (const arm of arms) await warm(arm);
     const line: string[] = [];
-    for (const arm of flippedOrder(arms, round)) {
+    for (const arm of arms) {
       const s = await measure(arm, ctx, round, consumerSeconds);
       samples.get(arm.id)?.push(s);
       line.push(`${arm.id} ${s.cpuUsPerRequest.toFixed(1)}µs`);
     }
+    for (const arm of arms) await ctx.stop(arm.server);
     ctx.log(`  consumer ${adapter} round ${round}: ${line.join(' | ')}`);
   }
-  for (const arm of arms) await ctx.stop(arm.server);
 
   const aa = pairedRatios(cpuOf('bare-again'), cpuOf('bare'));
   const spreadAA = aaSpread(aa);
@@ -161,7 +171,7 @@ async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<
       samples: s,
       cpuUsPerRequest: median(s.map((x) => x.cpuUsPerRequest)),
       rps: median(s.map((x) => x.rps)),
-      idleRssBytes: idleRss[id],
+      idleRssBytes: median(idleRss.get(id) ?? []),
       loadedRssBytes: median(s.map((x) => x.rssBytes)),
     };
   };

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { UNMATCHED_ROUTE } from './contract.js';
@@ -45,10 +45,28 @@ export function requestIdOf(req: object): string | undefined {
   return raw[REQUEST_ID];
 }
 
+/**
+ * A new request id: 128 random bits as 32 hex digits (the shape of a W3C trace id). They are cut from
+ * a pool that one `randomBytes` call fills for 512 requests: `randomUUID` formats 16 bytes into a
+ * string of some twenty parts per request, which Node then flattens to validate the header, 3–4×
+ * the cost of a slice of a flat string (bench/BENCHMARKS.md).
+ */
+const POOLED_IDS = 512;
+let idPool = '';
+let nextPooledId = POOLED_IDS;
+function newRequestId(): string {
+  if (nextPooledId === POOLED_IDS) {
+    idPool = randomBytes(16 * POOLED_IDS).toString('hex');
+    nextPooledId = 0;
+  }
+  const start = nextPooledId++ * 32;
+  return idPool.slice(start, start + 32);
+}
+
 /** The incoming id when it is safe to echo, else a new one; kept on the raw request for `requestIdOf`. */
 function assignRequestId(req: RawRequest, header: string): string {
   const incoming = req.headers[header];
-  const id = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  const id = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : newRequestId();
   req[REQUEST_ID] = id;
   return id;
 }
@@ -195,16 +213,39 @@ export function installOnFastify(app: FastifyLikeInstance, options: HttpInstrume
     route.onRequest = existing === undefined ? [stamp] : [stamp, ...(Array.isArray(existing) ? existing : [existing])];
   });
   const header = options.requestIdHeader;
-  app.server.prependListener('request', (req: RawRequest, res: ServerResponse<RawRequest>) => {
+  const server = app.server;
+  if (trackWithResponseClass(server, t)) return;
+  // Elsewhere (another runtime, a Node without the response class option), a listener ahead of
+  // Fastify's does the same per request.
+  const ownWriteHead = writeHeadWithRequestId(header);
+  const onRequest = (req: RawRequest, res: ServerResponse<RawRequest>) => {
     track(req, res, t);
-    res.writeHead = writeHeadWithRequestId as ServerResponse['writeHead'];
-  });
-  /**
-   * The id joins the headers object Fastify hands to `writeHead`. Set earlier with `res.setHeader`,
-   * it sent Node down writeHead's slow path (merging Fastify's headers into the progressive ones
-   * and validating each again): 10–15 % of a bare Fastify request (bench/BENCHMARKS.md).
-   */
-  function writeHeadWithRequestId(this: ServerResponse<RawRequest>, statusCode: number, messageOrHeaders?: unknown, more?: unknown) {
+    res.writeHead = ownWriteHead;
+  };
+  // Fastify's own handler is the server's one `request` listener; calling it from ours spares Node's
+  // emit a second listener (it copies the listener array on every request when there are two).
+  const listeners = server.listeners('request') as RequestListener[];
+  if (listeners.length === 1) {
+    const [fastify] = listeners;
+    server.removeListener('request', fastify);
+    server.on('request', function (this: Server, req: RawRequest, res: ServerResponse<RawRequest>) {
+      onRequest(req, res);
+      fastify.call(this, req, res);
+    });
+  } else {
+    server.prependListener('request', onRequest);
+  }
+}
+
+type RequestListener = (this: Server, req: RawRequest, res: ServerResponse<RawRequest>) => void;
+
+/**
+ * The id joins the headers object Fastify hands to `writeHead`. Set earlier with `res.setHeader`,
+ * it sent Node down writeHead's slow path (merging Fastify's headers into the progressive ones
+ * and validating each again): 10–15 % of a bare Fastify request (bench/BENCHMARKS.md).
+ */
+function writeHeadWithRequestId(header: string, original: typeof writeHead = writeHead) {
+  return function writeHeadWithId(this: ServerResponse<RawRequest>, statusCode: number, messageOrHeaders?: unknown, more?: unknown) {
     const headers = typeof messageOrHeaders === 'string' ? more : messageOrHeaders;
     const id = this.req[REQUEST_ID] ?? '';
     if (headers !== undefined && headers !== null && !Array.isArray(headers) && typeof headers === 'object') {
@@ -213,8 +254,45 @@ export function installOnFastify(app: FastifyLikeInstance, options: HttpInstrume
     } else if (!this.hasHeader(header)) {
       this.setHeader(header, id);
     }
-    return writeHead.call(this, statusCode, messageOrHeaders, more);
+    return original.call(this, statusCode, messageOrHeaders, more);
+  } as ServerResponse['writeHead'];
+}
+
+const STARTED = Symbol('obsnest.started');
+
+/**
+ * Tracks every response of the server through the class Node creates them with, the
+ * `http.createServer({ ServerResponse })` option, which Node keeps under a symbol of the server:
+ * the constructor takes the start time and the request id, `writeHead` adds the id, and `emit`
+ * sees the one `close` Node emits when a response ends or its connection drops. That costs no
+ * listener, closure or own property per request, where the listener path cost 2 µs of a 26 µs
+ * Fastify request more (bench/BENCHMARKS.md). Returns false where there is no such symbol.
+ */
+function trackWithResponseClass(server: Server, tracker: Tracker): boolean {
+  const slots = server as unknown as Record<symbol, unknown>;
+  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'ServerResponse');
+  const Base = key === undefined ? undefined : slots[key];
+  if (key === undefined || typeof Base !== 'function' || !(Base === ServerResponse || Base.prototype instanceof ServerResponse))
+    return false;
+  const header = tracker.options.requestIdHeader;
+  // Node calls it as `new (req, { highWaterMark, rejectNonStandardBodyWrites })`; its typings know only `req`.
+  const BaseResponse = Base as new (req: RawRequest, options?: object) => ServerResponse<RawRequest>;
+  const withId = writeHeadWithRequestId(header, BaseResponse.prototype.writeHead as typeof writeHead);
+  class TrackedResponse extends BaseResponse {
+    readonly [STARTED]: number;
+    constructor(req: RawRequest, options?: object) {
+      super(req, options);
+      this[STARTED] = performance.now();
+      assignRequestId(req, header);
+    }
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'close') finished(this.req, this, tracker, this[STARTED]);
+      return super.emit(event, ...args);
+    }
   }
+  (TrackedResponse.prototype as ServerResponse).writeHead = withId;
+  slots[key] = TrackedResponse;
+  return true;
 }
 
 /** Node's own, called as `writeHead(status, headers?)` or `writeHead(status, statusMessage, headers?)`. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -5,7 +6,11 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ObservabilityModule, type ObservabilityOptions } from '../../src/index.js';
 
-export type Adapter = 'express' | 'fastify';
+/**
+ * `fastify-listener` is Fastify on a server whose response class the library cannot extend, so it
+ * tracks requests with its fallback, a `request` listener (see installOnFastify).
+ */
+export type Adapter = 'express' | 'fastify' | 'fastify-listener';
 export const ADAPTERS: readonly Adapter[] = ['express', 'fastify'];
 
 export interface TestApp {
@@ -45,6 +50,7 @@ export async function startApp(adapter: Adapter, options: StartOptions = {}): Pr
   class TestModule {}
 
   const httpAdapter = adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter();
+  if (adapter === 'fastify-listener') hideResponseClass(httpAdapter.getInstance().server);
   const app = await NestFactory.create(TestModule, httpAdapter, {
     logger: false,
     abortOnError: false,
@@ -68,6 +74,17 @@ export async function startApp(adapter: Adapter, options: StartOptions = {}): Pr
       closed ??= app.close();
       return closed;
     },
+  };
+}
+
+/** Node still builds its responses, through a factory that is not a ServerResponse subclass. */
+function hideResponseClass(server: Server): void {
+  const slots = server as unknown as Record<symbol, unknown>;
+  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'ServerResponse');
+  if (key === undefined) throw new Error('this Node has no response class slot on its HTTP server');
+  const Response = slots[key] as new (req: IncomingMessage, options?: object) => ServerResponse;
+  slots[key] = function response(req: IncomingMessage, options?: object) {
+    return new Response(req, options);
   };
 }
 
