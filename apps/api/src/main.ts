@@ -48,16 +48,17 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const server = app.getHttpServer() as Server;
-  // From the signal on, every response tells keep-alive clients to reconnect (to another instance,
-  // readiness being 503 here). Without it, Node's server.close() keeps serving a connection that was
-  // busy when close() ran for as long as its client keeps sending: a load balancer polling over
-  // keep-alive would hold the process until SHUTDOWN_TIMEOUT_MS and a failed exit.
-  server.prependListener('request', (_req, res) => {
-    if (stopping && !res.headersSent) res.setHeader('connection', 'close');
-  });
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    // From the signal on, every response tells keep-alive clients to reconnect (to another instance,
+    // readiness being 503 here). Without it, Node's server.close() keeps serving a connection that was
+    // busy when close() ran for as long as its client keeps sending: a load balancer polling over
+    // keep-alive would hold the process until SHUTDOWN_TIMEOUT_MS and a failed exit. Added only now,
+    // so that requests before the signal pay for no second `request` listener.
+    server.prependListener('request', (_req, res) => {
+      if (!res.headersSent) res.setHeader('connection', 'close');
+    });
     logger.info({ signal, drainMs: config.SHUTDOWN_DRAIN_MS }, 'shutting down: readiness now reports 503');
     setTimeout(() => {
       logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out, exiting');
