@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database } from './database.js';
+import { PgliteStatements } from './pglite-query.js';
 
 /**
  * PostgreSQL's default buffer pool (128MB) is WASM memory that, once touched, is never given back:
@@ -20,6 +21,7 @@ export async function createPglite(dataDir: string): Promise<Database> {
   const dir = resolve(dataDir, 'pglite');
   await mkdir(dir, { recursive: true });
   const db = await PGlite.create(dir, { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`] });
+  const statements = new PgliteStatements(db);
   let inFlight = 0;
 
   const track = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -33,13 +35,10 @@ export async function createPglite(dataDir: string): Promise<Database> {
 
   return {
     kind: 'pglite',
-    query: (sql, params) => track(async () => (await db.query(sql, params as unknown[] | undefined)).rows as never[]),
-    transaction: (work) =>
-      track(() =>
-        db.transaction((tx) =>
-          work({ query: async (sql, params) => (await tx.query(sql, params as unknown[] | undefined)).rows as never[] }),
-        ),
-      ),
+    query: (sql, params) => track(() => statements.query(sql, params, false)),
+    // PGlite's transaction for BEGIN/COMMIT/ROLLBACK and its lock; the statements inside it go
+    // through the prepared path with only the query lock, as PGlite's own tx.query does.
+    transaction: (work) => track(() => db.transaction(() => work({ query: (sql, params) => statements.query(sql, params, true) }))),
     async ping() {
       await db.query('SELECT 1');
     },
