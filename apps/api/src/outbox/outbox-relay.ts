@@ -18,7 +18,8 @@ export interface OutboxRelayOptions {
   /** A hand-over that takes longer counts as failed (and is retried), so one hung call cannot stall the relay. */
   readonly handoverTimeoutMs?: number;
   /**
-   * PGlite only: VACUUM the outbox once this many rows have been deleted (default 1,000). PGlite
+   * PGlite only: VACUUM the outbox after start-up and once this many rows have been deleted since
+   * (default 1,000). PGlite
    * has no autovacuum, and a deleted row's space is not reused until a vacuum: the outbox heap,
    * which the relay and every scrape read in full, would grow with every message ever sent.
    */
@@ -71,7 +72,8 @@ export class OutboxRelay {
   private woken = false;
   private interrupt?: () => void;
   private failing = false;
-  private deletedSinceVacuum = 0;
+  /** Starts due, so that the first idle moment after start-up vacuums what earlier runs left. */
+  private deletedSinceVacuum = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly db: Database,
