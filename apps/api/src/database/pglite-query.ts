@@ -87,7 +87,9 @@ export class PgliteStatements {
       // The statement may have been prepared before the error (a constraint violation at
       // execution): closed, so that a retry parsing it under a new name leaves nothing behind.
       // Closing a statement that does not exist is not an error.
-      if (known === undefined && name !== '') await this.db.execProtocol(concat([serialize.close({ type: 'S', name }), serialize.sync()]));
+      // A failure of the close itself (PGlite closing) must not hide the error that matters.
+      if (known === undefined && name !== '')
+        await this.db.execProtocol(concat([serialize.close({ type: 'S', name }), serialize.sync()])).catch(() => undefined);
       throw error;
     }
   }
