@@ -22,17 +22,23 @@ export interface ClosedLoopResult {
 }
 
 export class ClosedLoop {
-  private readonly agent: Agent;
+  private agent: Agent | undefined;
 
   constructor(
     private readonly baseUrl: string,
     private readonly concurrency: number,
   ) {
     if (!new URL(baseUrl).hostname.startsWith('127.')) throw new Error(`loopback only: ${baseUrl}`);
-    this.agent = new Agent({ keepAlive: true, maxSockets: concurrency, scheduling: 'fifo' });
   }
 
+  /**
+   * Keep-alive within a run, fresh connections for each: between runs a server may close an idle
+   * socket (keep-alive timeout) just as the next request is written on it, a reset that is the
+   * client's race, not the server's fault.
+   */
   async run(count: number, plan: (i: number) => PlannedRequest, keepBodies = false): Promise<ClosedLoopResult> {
+    this.agent?.destroy();
+    this.agent = new Agent({ keepAlive: true, maxSockets: this.concurrency, scheduling: 'fifo' });
     const statuses: Record<string, number> = {};
     const bodies: string[] = [];
     let next = 0;
@@ -50,7 +56,8 @@ export class ClosedLoop {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.agent?.destroy();
+    this.agent = undefined;
   }
 
   private send(r: PlannedRequest): Promise<{ status: number; body: string }> {
