@@ -14,6 +14,7 @@ import { parseOptions, type Section } from './options.js';
 import { evaluateGoals, markdown, type Results, spliceMarkdown } from './report.js';
 import { runConsumer } from './sections/consumer.js';
 import { runFlood } from './sections/flood.js';
+import { runGrowth } from './sections/growth.js';
 import { runHotpath } from './sections/hotpath.js';
 import { runOverhead } from './sections/overhead.js';
 import { runProfile } from './sections/profile.js';
@@ -52,7 +53,8 @@ async function main(): Promise<void> {
   if (!wrkVersion()) throw new Error('wrk is not installed: apt-get install -y wrk (see bench/BENCHMARKS.md, "Load generator")');
   if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0)
     throw new Error('taskset (util-linux) is needed to pin servers and load generator');
-  if (options.sections.includes('users') && !existsSync(apiEntry())) throw new Error('build first: npx tsc -b');
+  if ((options.sections.includes('users') || options.sections.includes('growth')) && !existsSync(apiEntry()))
+    throw new Error('build first: npx tsc -b');
 
   const day = new Date().toISOString().slice(0, 10);
   const stamp = options.mode === 'smoke' ? `${day}-smoke` : day;
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
   const consumer = await run('consumer', () => runConsumer(ctx));
   const overhead = await run('overhead', () => runOverhead(ctx));
   const users = await run('users', () => runUsers(ctx));
+  const growth = await run('growth', () => runGrowth(ctx));
   const scrape = await run('scrape', () => runScrape(ctx));
   const flood = await run('flood', () => runFlood(ctx));
   const profile = await run('profile', () => runProfile(ctx));
@@ -124,6 +127,7 @@ async function main(): Promise<void> {
     consumer,
     overhead,
     users,
+    growth,
     scrape,
     flood,
     profile,

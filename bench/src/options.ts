@@ -1,7 +1,9 @@
 /** Command line of `npm run bench`: a mode preset, overridable flag by flag. */
 import { ADAPTERS, type Adapter } from './variants.js';
 
-export const SECTIONS = ['consumer', 'overhead', 'users', 'scrape', 'flood', 'profile', 'hotpath'] as const;
+export const SECTIONS = ['consumer', 'overhead', 'users', 'growth', 'scrape', 'flood', 'profile', 'hotpath'] as const;
+export const GROWTH_BACKENDS = ['pglite', 'postgres'] as const;
+export type GrowthBackendName = (typeof GROWTH_BACKENDS)[number];
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -28,6 +30,15 @@ export interface BenchOptions {
   readonly scrapeIntervalMs: number;
   /** Seconds of CPU profile per profiled server. */
   readonly profileSeconds: number;
+  /** Users seeded per point of the growth section; the first is seeded and run twice (the A/A pair). */
+  readonly growthPoints: readonly number[];
+  readonly growthBackends: readonly GrowthBackendName[];
+  /** Interleaved rounds of the growth section; each runs one batch of sign-ups, reads and scrapes per point. */
+  readonly growthRounds: number;
+  readonly growthSignups: number;
+  readonly growthReads: number;
+  /** Sign-ups (and ten times as many reads) per point before the first round (JIT warm-up). */
+  readonly growthWarmupSignups: number;
   /** Core of the servers and core of the load generator (taskset -c). */
   readonly serverCpu: string;
   readonly loadCpu: string;
@@ -49,6 +60,11 @@ const PRESETS = {
     scrapeSeries: [1000, 10_000, 50_000],
     scrapeIntervalMs: 250,
     profileSeconds: 1,
+    growthPoints: [200, 1000, 3000],
+    growthRounds: 2,
+    growthSignups: 20,
+    growthReads: 100,
+    growthWarmupSignups: 20,
   },
   full: {
     rounds: 5,
@@ -60,6 +76,11 @@ const PRESETS = {
     scrapeSeries: [1000, 10_000, 50_000],
     scrapeIntervalMs: 1000,
     profileSeconds: 6,
+    growthPoints: [1000, 20_000, 100_000],
+    growthRounds: 8,
+    growthSignups: 100,
+    growthReads: 1000,
+    growthWarmupSignups: 200,
   },
 };
 
@@ -78,6 +99,11 @@ const USAGE = `npm run bench -- [--smoke] [options]
   --series LIST           scrape-cost series counts (default 1000,10000,50000)
   --scrape-interval MS    scrape period while measuring the event-loop block (full 1000, smoke 250)
   --profile-seconds S     CPU profile length per server (full 6, smoke 1)
+  --growth-points LIST    users seeded per growth point, the first run twice as the A/A pair (full 1000,20000,100000)
+  --growth-backends LIST  pglite,postgres (default both)
+  --growth-rounds N       interleaved growth rounds (full 8, smoke 2)
+  --growth-batch S,G      sign-ups and reads per point per growth round (full 100,1000; smoke 20,100)
+  --growth-warmup N       warm-up sign-ups (and 10× reads) per growth point (full 200, smoke 20)
   --server-cpu C          core of the servers (default 0)
   --load-cpu C            core of wrk (default 1)
   --seed N                seed of the round order (default: time)
@@ -125,6 +151,14 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s}\n\n${USAGE}`);
   const adapters = (list('--adapters') ?? [...ADAPTERS]) as Adapter[];
   for (const a of adapters) if (!ADAPTERS.includes(a)) throw new Error(`--adapters: unknown adapter ${a}`);
+  const growthBackends = (list('--growth-backends') ?? [...GROWTH_BACKENDS]) as GrowthBackendName[];
+  for (const b of growthBackends) if (!GROWTH_BACKENDS.includes(b)) throw new Error(`--growth-backends: unknown backend ${b}`);
+  const growthPoints = list('--growth-points')?.map(Number) ?? preset.growthPoints;
+  if (growthPoints.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= growthPoints[i - 1])))
+    throw new Error(`--growth-points: increasing positive integers, got ${growthPoints.join(',')}`);
+  const batch = list('--growth-batch')?.map(Number) ?? [preset.growthSignups, preset.growthReads];
+  if (batch.length !== 2 || batch.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`--growth-batch: two positive integers (sign-ups,reads), got ${batch.join(',')}`);
   const markdown = flag('--markdown') ? true : flag('--no-markdown') ? false : mode === 'full';
   const options: BenchOptions = {
     mode,
@@ -140,6 +174,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     scrapeSeries: list('--series')?.map(Number) ?? preset.scrapeSeries,
     scrapeIntervalMs: num('--scrape-interval', preset.scrapeIntervalMs),
     profileSeconds: num('--profile-seconds', preset.profileSeconds),
+    growthPoints,
+    growthBackends,
+    growthRounds: Math.max(1, Math.round(num('--growth-rounds', preset.growthRounds))),
+    growthSignups: batch[0],
+    growthReads: batch[1],
+    growthWarmupSignups: Math.round(num('--growth-warmup', preset.growthWarmupSignups)),
     serverCpu: value('--server-cpu') ?? '0',
     loadCpu: value('--load-cpu') ?? '1',
     seed: Math.round(num('--seed', Date.now() % 1_000_000)),

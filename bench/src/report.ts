@@ -1,9 +1,11 @@
 /** Goals, result file and the Markdown tables of BENCHMARKS.md. */
 import { aaSpread, compareWithAA, pairedRatios } from './lib/stats.js';
+import { growthGoals, growthMarkdown } from './report-growth.js';
 import type { BenchOptions } from './options.js';
 import type {
   ConsumerResult,
   FloodSectionResult,
+  GrowthResult,
   HotpathResult,
   MachineInfo,
   OverheadResult,
@@ -33,6 +35,7 @@ export interface Results {
   readonly consumer?: ConsumerResult;
   readonly overhead?: OverheadResult;
   readonly users?: UsersResult;
+  readonly growth?: GrowthResult;
   readonly scrape?: ScrapeResult[];
   readonly flood?: FloodSectionResult;
   readonly profile?: ProfileSummary[];
@@ -133,6 +136,7 @@ export function evaluateGoals(r: Results): Goal[] {
       });
     }
   }
+  goals.push(...growthGoals(r.growth, r.mode === 'smoke'));
   for (const sc of r.scrape ?? []) {
     const points = sc.points;
     const scope = `${sc.adapter}, ${sc.stack === 'ours-on' ? 'ours' : 'before the fix (prom-client recording)'}`;
@@ -355,6 +359,10 @@ export function markdown(r: Results): string {
         r.users.variants.map((v) => [v.id, ...measureCells(v.summary), spreadCell(v.summary)]),
       ),
     );
+    out.push('');
+  }
+  if (r.growth) {
+    out.push(growthMarkdown(r.growth));
     out.push('');
   }
   for (const s of r.scrape ?? []) {

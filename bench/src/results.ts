@@ -144,6 +144,57 @@ export interface UsersResult {
   readonly malformed: ApiProbe[];
 }
 
+// Growth: cost per request as the data grows
+export interface GrowthBatch {
+  readonly round: number;
+  /** Users in the database when the batch started (seeded plus created by earlier batches). */
+  readonly users: number;
+  /** CPU of the API process per request, ms: POST /users, GET /users/:id, GET /metrics. */
+  readonly signupCpuMs: number;
+  readonly readCpuMs: number;
+  readonly scrapeCpuMs: number;
+  /** GET /users?limit=100, the first page. */
+  readonly listCpuMs: number;
+  /** PostgreSQL only: CPU of the server backends serving this API's pool, per request, ms. */
+  readonly signupDbCpuMs?: number;
+  readonly readDbCpuMs?: number;
+  readonly scrapeDbCpuMs?: number;
+  readonly listDbCpuMs?: number;
+  /** API RSS right after the batch. */
+  readonly rssBytes: number;
+}
+
+export interface GrowthPoint {
+  /** '1k', '1k-again' (the A/A copy), '20k', '100k'. */
+  readonly id: string;
+  readonly seeded: number;
+  readonly seedSeconds: number;
+  readonly usersAtEnd: number;
+  /** After start-up, before any request. */
+  readonly atRest: MemoryReading;
+  readonly batches: GrowthBatch[];
+  /** `<table>.bytes|live|dead` after the run (pg_total_relation_size, pg_stat_user_tables). */
+  readonly relations: Record<string, number>;
+}
+
+export interface GrowthBackend {
+  readonly backend: 'pglite' | 'postgres';
+  readonly description: string;
+  readonly points: GrowthPoint[];
+}
+
+export interface GrowthResult {
+  readonly adapter: Adapter;
+  readonly concurrency: number;
+  readonly signupsPerBatch: number;
+  readonly readsPerBatch: number;
+  readonly scrapesPerBatch: number;
+  readonly listsPerBatch: number;
+  readonly warmupSignups: number;
+  readonly rounds: number;
+  readonly backends: GrowthBackend[];
+}
+
 // Section 2: scrape cost
 export interface DelayStats {
   maxMs: number;

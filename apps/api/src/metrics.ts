@@ -29,8 +29,14 @@ export const API_METRICS = defineMetrics({
  * takes over a second leaves that topic's series out of that scrape (the rest is served).
  */
 export function reportOutboxBacklog(metrics: AppMetrics, topic: string, backlog: () => Promise<OutboxBacklog>): void {
-  metrics.collectAtScrape(API_METRICS.outboxMessagesPending, async (gauge) => gauge.set({ topic }, (await backlog()).pending));
+  // Both gauges come from one query: the collectors of one scrape share the reading in flight.
+  let reading: Promise<OutboxBacklog> | undefined;
+  const shared = () =>
+    (reading ??= backlog().finally(() => {
+      reading = undefined;
+    }));
+  metrics.collectAtScrape(API_METRICS.outboxMessagesPending, async (gauge) => gauge.set({ topic }, (await shared()).pending));
   metrics.collectAtScrape(API_METRICS.outboxOldestPendingAgeSeconds, async (gauge) =>
-    gauge.set({ topic }, (await backlog()).oldestAgeSeconds),
+    gauge.set({ topic }, (await shared()).oldestAgeSeconds),
   );
 }

@@ -100,6 +100,31 @@ for (const kind of KINDS) {
       await shared.db.query('DELETE FROM sent_emails');
     });
 
+    // PostgreSQL has autovacuum; the relay vacuums only PGlite.
+    if (kind === 'pglite')
+      it('VACUUMs the outbox after every vacuumEvery deletes (PGlite has no autovacuum)', async () => {
+        const { db } = shared;
+        await addWelcomes(db, 60);
+        const bytes = async () => Number((await db.query<{ b: number }>("SELECT pg_relation_size('outbox')::int AS b"))[0].b);
+        const grown = await bytes();
+        assert.ok(grown > 0);
+        const relay = new OutboxRelay(
+          db,
+          { [WELCOME_EMAIL_TOPIC]: async () => undefined },
+          { pollMs: 20, batchSize: 10, vacuumEvery: 50 },
+          silent,
+        );
+        relay.start();
+        try {
+          await waitFor('the outbox relayed', async () => ((await outboxRows(db)).length === 0 ? true : undefined), 10_000);
+          await sleep(200);
+          // A VACUUM truncates the emptied pages at the end of the heap; without one they stay.
+          assert.equal(await bytes(), 0, 'vacuumed');
+        } finally {
+          await relay.stop();
+        }
+      });
+
     it('a signup commits the user and its welcome email together: no outbox row, no user', async () => {
       // A dead Redis keeps the message in the outbox where the test can look at it.
       const api = await startApi(kind === 'pglite' ? 'embedded' : 'real', 'express', {

@@ -17,6 +17,13 @@ export interface OutboxRelayOptions {
   readonly maxBackoffMs?: number;
   /** A hand-over that takes longer counts as failed (and is retried), so one hung call cannot stall the relay. */
   readonly handoverTimeoutMs?: number;
+  /**
+   * PGlite only: VACUUM the outbox after start-up and once this many rows have been deleted since
+   * (default 1,000). PGlite
+   * has no autovacuum, and a deleted row's space is not reused until a vacuum: the outbox heap,
+   * which the relay and every scrape read in full, would grow with every message ever sent.
+   */
+  readonly vacuumEvery?: number;
 }
 
 export interface OutboxBacklog {
@@ -65,6 +72,8 @@ export class OutboxRelay {
   private woken = false;
   private interrupt?: () => void;
   private failing = false;
+  /** Starts due, so that the first idle moment after start-up vacuums what earlier runs left. */
+  private deletedSinceVacuum = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly db: Database,
@@ -131,7 +140,10 @@ export class OutboxRelay {
       rows.map((row) => withTimeout(this.handOver(row), this.handoverTimeoutMs)),
     );
     const done = rows.filter((_, i) => outcomes[i].status === 'fulfilled').map((row) => row.id);
-    if (done.length > 0) await q.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [done]);
+    if (done.length > 0) {
+      await q.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [done]);
+      this.deletedSinceVacuum += done.length;
+    }
     let lastError = '';
     for (const [i, outcome] of outcomes.entries()) {
       if (outcome.status === 'fulfilled') continue;
@@ -193,7 +205,19 @@ export class OutboxRelay {
         this.report(messageOf(error), 0);
       }
       if (this.stopping) break;
+      if (!more) await this.vacuumIfDue();
       if (!more && !this.woken) await this.sleep(errors > 0 ? this.retryDelay(errors) : this.options.pollMs);
+    }
+  }
+
+  /** On PGlite, between passes (a VACUUM cannot share a transaction): what autovacuum does on PostgreSQL. */
+  private async vacuumIfDue(): Promise<void> {
+    if (this.db.kind !== 'pglite' || this.deletedSinceVacuum < (this.options.vacuumEvery ?? 1000)) return;
+    this.deletedSinceVacuum = 0;
+    try {
+      await this.db.query('VACUUM outbox');
+    } catch (error) {
+      this.logger.warn({ err: messageOf(error) }, 'VACUUM of the outbox failed; retried after the next batch of deletes');
     }
   }
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { ValidationFailed } from '../http/errors.js';
-import { addToOutbox } from '../outbox/outbox.js';
 import { OutboxRelay } from '../outbox/outbox-relay.js';
 import { welcomeEmailMessage } from '../outbox/welcome-email.js';
 import { UserEvents } from '../realtime/user-events.js';
@@ -37,11 +36,11 @@ export class UsersService {
   async create(input: CreateUser): Promise<User> {
     let user: User;
     try {
-      user = await this.users.transaction(async (tx) => {
-        const created = await this.users.insert(tx, { id: randomUUID(), ...input });
-        await addToOutbox(tx, welcomeEmailMessage({ userId: created.id, email: created.email, name: created.name }));
-        return created;
-      });
+      const id = randomUUID();
+      user = await this.users.insertWithMessage(
+        { id, ...input },
+        welcomeEmailMessage({ userId: id, email: input.email, name: input.name }),
+      );
     } catch (error) {
       if (error instanceof DuplicateEmailError) throw new ConflictException('a user with this email already exists');
       throw error;
