@@ -280,6 +280,11 @@ function writeHeadWithRequestId(header: string, original: typeof writeHead = wri
 
 const STARTED = Symbol('obsnest.started');
 
+/** The symbol under which Node keeps a server's response class (`kServerResponse`), if it does. */
+export function responseClassSlot(server: Server): symbol | undefined {
+  return Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'ServerResponse');
+}
+
 /**
  * Tracks every response of the server through the class Node creates them with, the
  * `http.createServer({ ServerResponse })` option, which Node keeps under a symbol of the server:
@@ -290,7 +295,7 @@ const STARTED = Symbol('obsnest.started');
  */
 function trackWithResponseClass(server: Server, tracker: Tracker): boolean {
   const slots = server as unknown as Record<symbol, unknown>;
-  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'ServerResponse');
+  const key = responseClassSlot(server);
   const Base = key === undefined ? undefined : slots[key];
   if (key === undefined || typeof Base !== 'function' || !(Base === ServerResponse || Base.prototype instanceof ServerResponse))
     return false;

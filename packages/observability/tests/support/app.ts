@@ -4,6 +4,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { responseClassSlot } from '../../src/http-instrumentation.js';
 import { ObservabilityModule, type ObservabilityOptions } from '../../src/index.js';
 
 /**
@@ -80,7 +81,7 @@ export async function startApp(adapter: Adapter, options: StartOptions = {}): Pr
 /** Node still builds its responses, through a factory that is not a ServerResponse subclass. */
 function hideResponseClass(server: Server): void {
   const slots = server as unknown as Record<symbol, unknown>;
-  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'ServerResponse');
+  const key = responseClassSlot(server);
   if (key === undefined) throw new Error('this Node has no response class slot on its HTTP server');
   const Response = slots[key] as new (req: IncomingMessage, options?: object) => ServerResponse;
   slots[key] = function response(req: IncomingMessage, options?: object) {
