@@ -95,20 +95,30 @@ async function validate(arm: Arm): Promise<void> {
   if (ready.status !== 200) throw new Error(`${arm.id}: /health/ready answered ${ready.status}`);
 }
 
-async function measure(arm: Arm, ctx: Context, round: number, seconds: number): Promise<ConsumerSample> {
+interface Tally {
+  cpuSeconds: number;
+  requests: number;
+  durationUs: number;
+}
+
+/** One slice of load on one arm, added to its tally for the round. */
+async function loadSlice(arm: Arm, ctx: Context, round: number, seconds: number, tally: Tally): Promise<void> {
   const before = arm.server.cpuSeconds();
   const result = await wrk({ url: `${arm.server.url}/bench/42`, seconds, connections: ctx.options.connections, cpu: ctx.options.loadCpu });
-  const cpu = arm.server.cpuSeconds() - before;
+  tally.cpuSeconds += arm.server.cpuSeconds() - before;
   const errors = result.errors.connect + result.errors.read + result.errors.write + result.errors.timeout + result.errors.status;
   if (result.requests === 0 || errors > 0) throw new Error(`${arm.id}: ${result.requests} requests, ${errors} errors in round ${round}`);
-  return {
-    round,
-    requests: result.requests,
-    cpuUsPerRequest: (cpu / result.requests) * 1e6,
-    rps: result.requests / (result.durationUs / 1e6),
-    rssBytes: arm.server.rssBytes(),
-  };
+  tally.requests += result.requests;
+  tally.durationUs += result.durationUs;
 }
+
+const sample = (arm: Arm, round: number, t: Tally): ConsumerSample => ({
+  round,
+  requests: t.requests,
+  cpuUsPerRequest: (t.cpuSeconds / t.requests) * 1e6,
+  rps: t.requests / (t.durationUs / 1e6),
+  rssBytes: arm.server.rssBytes(),
+});
 
 const ARM_IDS = ['bare', 'bare-again', 'module'] as const;
 
@@ -118,6 +128,11 @@ const ARM_IDS = ['bare', 'bare-again', 'module'] as const;
  * an A/A ratio stuck at −4.4 % over 16 rounds with long-lived processes), so one process per arm made
  * that difference look like the arms'. With a new process per round it is part of each round's noise,
  * which the median over rounds and the A/A spread account for.
+ *
+ * Within a round the arms take turns in one-second slices (the order flipped every slice) rather than
+ * one block each: the machine's own speed drifts by 10–15 % within a minute on a shared host (measured
+ * here: the same process read 72–96 µs per request from one window to the next), and slices interleaved
+ * this finely see the same drift.
  */
 async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<ConsumerAdapterResult> {
   const { consumerRounds, consumerSeconds } = ctx.options;
@@ -152,9 +167,14 @@ async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<
     if (round === 1) for (const arm of arms) await validate(arm);
     for (const arm of arms) idleRss.get(arm.id)?.push(arm.server.rssBytes());
     for (const arm of arms) await warm(arm);
+    const tallies = new Map<Arm, Tally>(arms.map((arm) => [arm, { cpuSeconds: 0, requests: 0, durationUs: 0 }]));
+    const slices = Math.max(1, Math.round(consumerSeconds));
+    for (let slice = 0; slice < slices; slice++)
+      for (const arm of flippedOrder(arms, round + slice))
+        await loadSlice(arm, ctx, round, consumerSeconds / slices, tallies.get(arm) as Tally);
     const line: string[] = [];
     for (const arm of arms) {
-      const s = await measure(arm, ctx, round, consumerSeconds);
+      const s = sample(arm, round, tallies.get(arm) as Tally);
       samples.get(arm.id)?.push(s);
       line.push(`${arm.id} ${s.cpuUsPerRequest.toFixed(1)}µs`);
     }

@@ -194,7 +194,8 @@ function routeByPath(app: ExpressLikeApp, method: string | undefined, url: strin
 export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentationOptions): AttachToServer {
   const t = tracker(options, (req: ExpressLikeRequest, res) => {
     const path = req.route?.path;
-    if (typeof path === 'string') return (req.baseUrl ?? '') + path;
+    // Nest's routes sit on the app's router (baseUrl ''): the route's own string, no new one per request.
+    if (typeof path === 'string') return req.baseUrl ? req.baseUrl + path : path;
     return res.statusCode === 404 ? undefined : routeByPath(app, req.method, req.url);
   });
   const handle = app.handle;
