@@ -290,7 +290,7 @@ export function markdown(r: Results): string {
     out.push('');
     out.push(
       `\`npm pack\` of the library (${r.consumer.tarball}) installed into a fresh Nest app in a temporary directory; the module arm is \`${r.consumer.options}\`. ` +
-        'Three arms per adapter: the bare app, the bare app again (A/A) and the module; the order is reversed every round. ' +
+        'Three arms per adapter: the bare app, the bare app again (A/A) and the module, a fresh process each every round; within a round the arms take turns in one-second slices, the order reversed every slice. ' +
         'CPU/req ratios are paired round by round against `bare`, median with its ~95 % interval; a difference inside the A/A spread reads "no difference".',
     );
     out.push('');

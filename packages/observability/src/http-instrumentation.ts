@@ -148,8 +148,6 @@ type ExpressHandle = (req: ExpressLikeRequest, res: ServerResponse, next?: unkno
 
 interface ExpressLikeApp {
   handle: ExpressHandle;
-  /** The prototype Express gives each response (`Object.setPrototypeOf(res, app.response)`). */
-  response?: object;
   router?: { stack?: ExpressRouteLayer[] };
 }
 
@@ -183,15 +181,12 @@ function routeByPath(app: ExpressLikeApp, method: string | undefined, url: strin
 
 /**
  * Express sets `req.route` to the matched route; Nest registers full paths, prefix included.
- * Nest creates Express' HTTP server after the modules, so tracking starts in two steps. Here, the
- * application's own entry point is wrapped: the server calls `app(req, res)`, which calls
- * `app.handle`, which sees every request first, before any middleware, at no router layer's cost.
- * The returned function runs once the server exists (the module's init hook) and moves tracking
- * into the server's response class (see trackWithResponseClass); the wrapper then only checks that
- * a response is already tracked, and keeps tracking responses of any other server the same Express
- * app is handed to (`http.createServer(expressApp)` after `app.init()`).
+ * Nest creates Express' HTTP server after the modules, when it is too late to hook it, so the
+ * application's own entry point is wrapped instead: the server calls `app(req, res)`, which calls
+ * `app.handle`. That sees every request first, before any middleware, and costs no router layer
+ * (a middleware did: a layer match and a `next()` per request).
  */
-export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentationOptions): AttachToServer {
+export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentationOptions): void {
   const t = tracker(options, (req: ExpressLikeRequest, res) => {
     const path = req.route?.path;
     // Nest's routes sit on the app's router (baseUrl ''): the route's own string, no new one per request.
@@ -201,22 +196,10 @@ export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentati
   const handle = app.handle;
   const header = options.requestIdHeader;
   app.handle = function (this: unknown, req, res, next) {
-    if ((res as TrackedFields)[STARTED] === undefined) res.setHeader(header, track(req, res, t));
+    res.setHeader(header, track(req, res, t));
     return handle.call(this, req, res, next);
   };
-  return (server) => {
-    const Tracked = trackWithResponseClass(server, t);
-    if (Tracked === undefined || app.response === undefined) return;
-    // Express re-parents every response onto `app.response` (whose prototype holds Express' own
-    // methods, then Node's ServerResponse), which would drop the tracked class from its chain. A copy
-    // of Express' methods on top of the tracked class, per app, puts it back in.
-    const expressMethods = Object.getPrototypeOf(app.response) as object;
-    Object.setPrototypeOf(app.response, Object.create(Tracked.prototype, Object.getOwnPropertyDescriptors(expressMethods)));
-  };
 }
-
-/** Completes an installation once the application's HTTP server exists. */
-export type AttachToServer = (server: Server) => void;
 
 interface FastifyLikeRequest {
   raw: RawRequest & { [ROUTE_TEMPLATE]?: string };
@@ -252,7 +235,7 @@ export function installOnFastify(app: FastifyLikeInstance, options: HttpInstrume
   });
   const header = options.requestIdHeader;
   const server = app.server;
-  if (trackWithResponseClass(server, t) !== undefined) return;
+  if (trackWithResponseClass(server, t)) return;
   // Elsewhere (another runtime, a Node without the response class option), a listener ahead of
   // Fastify's does the same per request.
   const ownWriteHead = writeHeadWithRequestId(header);
@@ -297,10 +280,6 @@ function writeHeadWithRequestId(header: string, original: typeof writeHead = wri
 }
 
 const STARTED = Symbol('obsnest.started');
-/** Set on responses built by the tracked response class; absent on any other. */
-interface TrackedFields {
-  readonly [STARTED]?: number;
-}
 
 /** The symbol under which Node keeps a server's response class (`kServerResponse`), if it does. */
 export function responseClassSlot(server: Server): symbol | undefined {
@@ -313,16 +292,14 @@ export function responseClassSlot(server: Server): symbol | undefined {
  * the constructor takes the start time and the request id, `writeHead` adds the id, and `emit`
  * sees the one `close` Node emits when a response ends or its connection drops. That costs no
  * listener, closure or own property per request, where the listener path cost 2 µs of a 26 µs
- * Fastify request more (bench/BENCHMARKS.md). Returns the class, or undefined where there is no such
- * symbol. Responses of other servers can inherit its methods (Express puts every response of an app
- * on one prototype chain); they have no start time, and its `emit` leaves them alone.
+ * Fastify request more (bench/BENCHMARKS.md). Returns false where there is no such symbol.
  */
-function trackWithResponseClass(server: Server, tracker: Tracker): (new (req: RawRequest, options?: object) => ServerResponse) | undefined {
+function trackWithResponseClass(server: Server, tracker: Tracker): boolean {
   const slots = server as unknown as Record<symbol, unknown>;
   const key = responseClassSlot(server);
   const Base = key === undefined ? undefined : slots[key];
   if (key === undefined || typeof Base !== 'function' || !(Base === ServerResponse || Base.prototype instanceof ServerResponse))
-    return undefined;
+    return false;
   const header = tracker.options.requestIdHeader;
   // Node calls it as `new (req, { highWaterMark, rejectNonStandardBodyWrites })`; its typings know only `req`.
   const BaseResponse = Base as new (req: RawRequest, options?: object) => ServerResponse<RawRequest>;
@@ -336,16 +313,16 @@ function trackWithResponseClass(server: Server, tracker: Tracker): (new (req: Ra
       assignRequestId(req, header);
     }
     // Forwards `arguments` as it is: a rest parameter and a spread built two arrays on every emit
-    // (a response emits three or four times), 1 % of a Fastify request in the profile.
+    // (a response emits three or four times): the largest item of the module in a Fastify profile.
     override emit(event: string | symbol): boolean {
-      if (event === 'close' && this[STARTED] !== undefined) finished(this.req, this, tracker, this[STARTED]);
+      if (event === 'close') finished(this.req, this, tracker, this[STARTED]);
       // biome-ignore lint/complexity/noArguments: forwarded without copying, see above
       return baseEmit.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
     }
   }
   (TrackedResponse.prototype as ServerResponse).writeHead = withId;
   slots[key] = TrackedResponse;
-  return TrackedResponse;
+  return true;
 }
 
 /** Node's own, called as `writeHead(status, headers?)` or `writeHead(status, statusMessage, headers?)`. */

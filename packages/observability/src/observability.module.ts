@@ -1,12 +1,11 @@
-import type { Server } from 'node:http';
-import { type DynamicModule, Global, Inject, Logger, Module, type OnModuleInit, type Provider } from '@nestjs/common';
+import { type DynamicModule, Global, Inject, Logger, Module, type Provider } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ClusterMetricsLink } from './cluster-link.js';
 import { DEFAULT_EXCLUDED_PATHS } from './contract.js';
 import { ObservabilityEndpoints } from './endpoints.js';
 import { HealthRegistry } from './health.js';
-import { type AttachToServer, type HttpInstrumentationOptions, installOnExpress, installOnFastify } from './http-instrumentation.js';
+import { type HttpInstrumentationOptions, installOnExpress, installOnFastify } from './http-instrumentation.js';
 import { ManagementServer } from './management-server.js';
 import { AppMetrics } from './metrics.js';
 import { ObservabilityController } from './observability.controller.js';
@@ -19,26 +18,16 @@ import {
 
 const HTTP_INSTRUMENTATION = Symbol('HTTP_INSTRUMENTATION');
 
-/** What the module knows of its HTTP instrumentation: none without an HTTP adapter. */
-interface HttpInstrumentation {
-  /** Runs at the module's init, when Nest has created the HTTP server. */
-  readonly attach?: AttachToServer;
-}
-
 /**
  * Hooks the request path as the module is instantiated. Nest does that inside `NestFactory.create`,
  * before the body parser and the routes are registered, so the hook sees every request first,
  * including those rejected by the body parser and those that match no route.
  */
-function installHttpInstrumentation(
-  options: ObservabilityOptions,
-  host: HttpAdapterHost,
-  metrics: AppMetrics | null | undefined,
-): HttpInstrumentation | undefined {
+function installHttpInstrumentation(options: ObservabilityOptions, host: HttpAdapterHost, metrics: AppMetrics | null | undefined) {
   const adapter = host.httpAdapter;
   if (!adapter) {
     new Logger('ObservabilityModule').warn('no HTTP adapter when the module was created: HTTP requests are not instrumented');
-    return undefined;
+    return false;
   }
   const settings: HttpInstrumentationOptions = {
     excludeRoutes: options.excludeRoutes ?? DEFAULT_EXCLUDED_PATHS,
@@ -48,12 +37,10 @@ function installHttpInstrumentation(
     onFinished: options.onRequestFinished,
   };
   const type = adapter.getType();
-  if (type === 'express') return { attach: installOnExpress(adapter.getInstance(), settings) };
-  if (type === 'fastify') {
-    installOnFastify(adapter.getInstance(), settings);
-    return {};
-  }
-  throw new Error(`unsupported HTTP adapter "${type}": expected express or fastify`);
+  if (type === 'express') installOnExpress(adapter.getInstance(), settings);
+  else if (type === 'fastify') installOnFastify(adapter.getInstance(), settings);
+  else throw new Error(`unsupported HTTP adapter "${type}": expected express or fastify`);
+  return true;
 }
 
 const metricsFrom = (options: ObservabilityOptions) => (options.metricsEnabled ? new AppMetrics(options) : null);
@@ -73,22 +60,9 @@ const commonProviders: Provider[] = [
 
 @Global()
 @Module({})
-export class ObservabilityModule extends ConfigurableObservabilityModule implements OnModuleInit {
-  constructor(
-    @Inject(HTTP_INSTRUMENTATION) private readonly http: HttpInstrumentation | undefined,
-    private readonly host: HttpAdapterHost,
-  ) {
+export class ObservabilityModule extends ConfigurableObservabilityModule {
+  constructor(@Inject(HTTP_INSTRUMENTATION) readonly httpInstrumented: boolean) {
     super();
-  }
-
-  /** Whether HTTP requests are instrumented (false when the module was created without an HTTP adapter). */
-  get httpInstrumented(): boolean {
-    return this.http !== undefined;
-  }
-
-  onModuleInit(): void {
-    const server = this.host.httpAdapter?.getHttpServer() as Server | undefined;
-    if (server !== undefined) this.http?.attach?.(server);
   }
 
   /**

@@ -8,11 +8,10 @@ import { responseClassSlot } from '../../src/http-instrumentation.js';
 import { ObservabilityModule, type ObservabilityOptions } from '../../src/index.js';
 
 /**
- * `fastify-listener` and `express-listener` run on a server whose response class the library cannot
- * extend, so it tracks requests with its fallback: a `request` listener on Fastify, the `app.handle`
- * wrapper on Express (see installOnFastify, installOnExpress).
+ * `fastify-listener` is Fastify on a server whose response class the library cannot extend, so it
+ * tracks requests with its fallback, a `request` listener (see installOnFastify).
  */
-export type Adapter = 'express' | 'fastify' | 'fastify-listener' | 'express-listener';
+export type Adapter = 'express' | 'fastify' | 'fastify-listener';
 export const ADAPTERS: readonly Adapter[] = ['express', 'fastify'];
 
 export interface TestApp {
@@ -51,15 +50,13 @@ export async function startApp(adapter: Adapter, options: StartOptions = {}): Pr
   })
   class TestModule {}
 
-  const httpAdapter = adapter === 'express' || adapter === 'express-listener' ? new ExpressAdapter() : new FastifyAdapter();
+  const httpAdapter = adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter();
   if (adapter === 'fastify-listener') hideResponseClass(httpAdapter.getInstance().server);
   const app = await NestFactory.create(TestModule, httpAdapter, {
     logger: false,
     abortOnError: false,
     bodyParser: options.bodyParser ?? true,
   });
-  // Nest creates Express' server in `create`; the module moves into its response class at `init`.
-  if (adapter === 'express-listener') hideResponseClass(app.getHttpServer());
   try {
     await options.configure?.(app);
     await app.listen(0, '127.0.0.1');
