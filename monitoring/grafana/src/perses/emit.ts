@@ -160,12 +160,13 @@ function pluginOf(source: Source): Definition<Record<string, unknown>> {
       return {
         kind: 'PieChart',
         // Below, not right as in Grafana: Perses hides a right-hand table legend narrower than 430 px.
-        // Shares only: Perses writes the legend's absolute values unformatted (491.2816880…).
+        // A list, not a table: in a panel one row high, the table showed two of three status codes
+        // and left the pie a clipped half-disc; the shares are in the pie's tooltip.
         spec: {
           calculation: 'last-number',
           format,
           radius: 50,
-          legend: { position: 'bottom', mode: 'table', size: 'small', values: ['relative'] },
+          legend: { position: 'bottom', mode: 'list', size: 'small' },
         },
       };
     case 'table':
