@@ -80,37 +80,34 @@ function load(url: string, concurrency: number) {
 describe('npm run up scaled out (native): API replicas behind HAProxy, Prometheus and Alertmanager in HA, VictoriaMetrics', {
   timeout: 420_000,
 }, () => {
-  it('refuses API_REPLICAS above 1 without a shared database and queue, and says why', async () => {
+  /** `npm run up` with `vars` and no env file (so no shared database or queue): it must exit 1, start nothing, and say `reasons`. */
+  async function refusedUp(vars: Record<string, string>, reasons: RegExp[]): Promise<void> {
     const dir = await mkdtemp(join(tmpdir(), 'obsnest-scale-'));
     try {
       await writeFile(join(dir, 'none.env'), '');
-      const env = cleanEnv({ RUN_DIR: join(dir, 'run'), ENV_FILE: join(dir, 'none.env'), STACK_MODE: 'native', API_REPLICAS: '2' });
+      const env = cleanEnv({ RUN_DIR: join(dir, 'run'), ENV_FILE: join(dir, 'none.env'), STACK_MODE: 'native', ...vars });
       const result = await stack('up', env);
       assert.equal(result.code, 1, output(result));
-      assert.match(result.stderr, /API_REPLICAS=2 needs a shared PostgreSQL and Redis/);
-      assert.match(result.stderr, /DATABASE_URL is not set: .*PGlite belongs to one process/);
-      assert.match(result.stderr, /REDIS_URL is not set/);
+      for (const reason of reasons) assert.match(result.stderr, reason);
       assert.deepEqual([...recordedPids(join(dir, 'run')).keys()], [], 'nothing started');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }
 
-  it('refuses API_WORKERS above 1 without a shared database and queue, like replicas', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'obsnest-scale-'));
-    try {
-      await writeFile(join(dir, 'none.env'), '');
-      const env = cleanEnv({ RUN_DIR: join(dir, 'run'), ENV_FILE: join(dir, 'none.env'), STACK_MODE: 'native', API_WORKERS: '3' });
-      const result = await stack('up', env);
-      assert.equal(result.code, 1, output(result));
-      assert.match(result.stderr, /API_WORKERS=3 needs a shared PostgreSQL and Redis/);
-      assert.match(result.stderr, /so workers would not see each other’s users/);
-      assert.match(result.stderr, /or API_WORKERS=1\./);
-      assert.deepEqual([...recordedPids(join(dir, 'run')).keys()], [], 'nothing started');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  it('refuses API_REPLICAS above 1 without a shared database and queue, and says why', () =>
+    refusedUp({ API_REPLICAS: '2' }, [
+      /API_REPLICAS=2 needs a shared PostgreSQL and Redis/,
+      /DATABASE_URL is not set: .*PGlite belongs to one process/,
+      /REDIS_URL is not set/,
+    ]));
+
+  it('refuses API_WORKERS above 1 without a shared database and queue, like replicas', () =>
+    refusedUp({ API_WORKERS: '3' }, [
+      /API_WORKERS=3 needs a shared PostgreSQL and Redis/,
+      /so workers would not see each other’s users/,
+      /or API_WORKERS=1\./,
+    ]));
 
   it('balances three replicas, survives a SIGTERM, a SIGKILL and a rolling restart without failed requests, is monitored twice and stored once, and outlives a Prometheus and an Alertmanager', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'obsnest-scale-'));
