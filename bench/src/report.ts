@@ -129,10 +129,11 @@ export function evaluateGoals(r: Results): Goal[] {
       const verdict = compareWithAA(pairedRatios(byRound(api.summary.samples), base), spreadAA).verdict;
       goals.push({
         section: '1',
-        goal: 'throughput loss ≤ 3 % on GET /users/:id (real API, PostgreSQL)',
+        goal: 'metrics on within 3 % of off on GET /users/:id (real API, PostgreSQL), beyond the A/A spread',
         scope: adapter,
         measured: `CPU/req ${pct(a.cpuPerRequest)}, req/s ${pct(a.rps)}, p99 ${pct(a.p99)}; A/A spread ±${(spreadAA * 100).toFixed(1)} %: ${verdict}`,
-        met: thin ? null : Math.max(a.cpuPerRequest - 1, 1 - a.rps) <= 0.03,
+        // Met when the difference is within 3 % and the run could tell 3 % apart (its A/A spread is below it).
+        met: thin ? null : Math.max(a.cpuPerRequest - 1, 1 - a.rps) <= 0.03 && spreadAA < 0.03,
       });
     }
   }

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerProcess } from './proc.js';
-import { median, shuffled, spread } from './stats.js';
+import { flippedOrder, median, shuffled, spread } from './stats.js';
 import { type WrkResult, wrk } from './wrk.js';
 import type { RoundSample, Medians, Ratios, TargetSummary } from '../results.js';
 export type { RoundSample, Medians, Ratios, TargetSummary };
@@ -74,28 +74,12 @@ function ratios(samples: RoundSample[], reference: RoundSample[]): Ratios {
   };
 }
 
-export async function interleave(targets: readonly Target[], options: RoundOptions): Promise<TargetSummary[]> {
-  const warmups = new Map<string, { requests: number; errors: number }>();
-  for (const target of options.warmupSeconds > 0 ? targets : []) {
-    const w = await wrk({ url: target.url, seconds: options.warmupSeconds, connections: options.connections, cpu: options.loadCpu });
-    warmups.set(target.id, { requests: w.requests, errors: errorsOf(w) });
-    if (w.requests === 0) throw new Error(`${target.id}: no response during warm-up`);
-  }
-  const samples = new Map<string, RoundSample[]>(targets.map((t) => [t.id, []]));
-  for (let round = 1; round <= options.rounds; round++) {
-    const order = shuffled(targets, options.seed + round);
-    for (const target of order) {
-      const sample = await measure(target, options, round);
-      samples.get(target.id)?.push(sample);
-    }
-    const line = order
-      .map((t) => {
-        const s = samples.get(t.id)?.at(-1);
-        return s ? `${t.id} ${s.cpuUsPerRequest.toFixed(1)}µs/req ${Math.round(s.rps)}/s` : t.id;
-      })
-      .join(' | ');
-    options.log(`  round ${round}/${options.rounds}: ${line}`);
-  }
+/** Medians, spreads and paired ratios of every target's rounds. */
+function summarize(
+  targets: readonly Pick<Target, 'id' | 'baseline' | 'reference'>[],
+  samples: ReadonlyMap<string, RoundSample[]>,
+  warmups: ReadonlyMap<string, { requests: number; errors: number }>,
+): TargetSummary[] {
   const summaries: TargetSummary[] = targets.map((t) => {
     const s = samples.get(t.id) ?? [];
     return {
@@ -122,4 +106,141 @@ export async function interleave(targets: readonly Target[], options: RoundOptio
     if (ref) summary.vsReference = ratios(summary.samples, ref.samples);
   }
   return summaries;
+}
+
+export async function interleave(targets: readonly Target[], options: RoundOptions): Promise<TargetSummary[]> {
+  const warmups = new Map<string, { requests: number; errors: number }>();
+  for (const target of options.warmupSeconds > 0 ? targets : []) {
+    const w = await wrk({ url: target.url, seconds: options.warmupSeconds, connections: options.connections, cpu: options.loadCpu });
+    warmups.set(target.id, { requests: w.requests, errors: errorsOf(w) });
+    if (w.requests === 0) throw new Error(`${target.id}: no response during warm-up`);
+  }
+  const samples = new Map<string, RoundSample[]>(targets.map((t) => [t.id, []]));
+  for (let round = 1; round <= options.rounds; round++) {
+    const order = shuffled(targets, options.seed + round);
+    for (const target of order) {
+      const sample = await measure(target, options, round);
+      samples.get(target.id)?.push(sample);
+    }
+    const line = order
+      .map((t) => {
+        const s = samples.get(t.id)?.at(-1);
+        return s ? `${t.id} ${s.cpuUsPerRequest.toFixed(1)}µs/req ${Math.round(s.rps)}/s` : t.id;
+      })
+      .join(' | ');
+    options.log(`  round ${round}/${options.rounds}: ${line}`);
+  }
+  return summarize(targets, samples, warmups);
+}
+
+/** An arm measured with fresh processes: `start` gives a new server for every round. */
+export interface FreshArm {
+  readonly id: string;
+  /** Id of the arm this one is compared with ('' for none). */
+  readonly baseline: string;
+  /** Path loaded on the server, e.g. `/users/<id>`. */
+  readonly path: string;
+  start(round: number): Promise<ServerProcess>;
+}
+
+export interface SlicedOptions {
+  rounds: number;
+  /** Seconds of load per arm per round, given in one-second slices. */
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+  loadCpu: string;
+  log(message: string): void;
+  /** Runs with the round's servers before the warm-up of round 1 (idle) and after the last round, before they stop. */
+  inspect?(round: number, servers: ReadonlyMap<string, ServerProcess>, phase: 'first' | 'last'): Promise<void>;
+  stop(server: ServerProcess): Promise<void>;
+}
+
+interface SliceTally {
+  cpu: number;
+  requests: number;
+  seconds: number;
+  errors: number;
+  p50: number[];
+  p99: number[];
+  max: number;
+  rss: number;
+  heap: number;
+}
+
+/**
+ * Rounds with a fresh process per arm, the arms taking turns in one-second slices with the order
+ * flipped every slice: the method of the consumer section (see there for what it measured). Two
+ * processes of the same app differ by several per cent for their whole life, and the host's speed
+ * drifts within a minute; new processes per round put the first in each round's noise, and fine
+ * slices make the arms see the same drift.
+ */
+export async function slicedRounds(arms: readonly FreshArm[], options: SlicedOptions): Promise<TargetSummary[]> {
+  const samples = new Map<string, RoundSample[]>(arms.map((a) => [a.id, []]));
+  const warmups = new Map<string, { requests: number; errors: number }>();
+  const slices = Math.max(1, Math.round(options.seconds));
+  for (let round = 1; round <= options.rounds; round++) {
+    const servers = new Map<string, ServerProcess>();
+    try {
+      for (const arm of flippedOrder(arms, round)) servers.set(arm.id, await arm.start(round));
+      const url = (arm: FreshArm) => `${servers.get(arm.id)?.url}${arm.path}`;
+      if (round === 1) await options.inspect?.(round, servers, 'first');
+      for (const arm of arms) {
+        const w = await wrk({ url: url(arm), seconds: options.warmupSeconds || 1, connections: options.connections, cpu: options.loadCpu });
+        if (w.requests === 0) throw new Error(`${arm.id}: no response during warm-up of round ${round}`);
+        if (round === 1) warmups.set(arm.id, { requests: w.requests, errors: errorsOf(w) });
+      }
+      const tallies = new Map<string, SliceTally>(
+        arms.map((a) => [a.id, { cpu: 0, requests: 0, seconds: 0, errors: 0, p50: [], p99: [], max: 0, rss: 0, heap: Number.NaN }]),
+      );
+      for (let slice = 0; slice < slices; slice++) {
+        for (const arm of flippedOrder(arms, round + slice)) {
+          const server = servers.get(arm.id) as ServerProcess;
+          const t = tallies.get(arm.id) as SliceTally;
+          const before = server.cpuSeconds();
+          const r = await wrk({ url: url(arm), seconds: options.seconds / slices, connections: options.connections, cpu: options.loadCpu });
+          t.cpu += server.cpuSeconds() - before;
+          t.requests += r.requests;
+          t.seconds += r.durationUs / 1e6;
+          t.errors += errorsOf(r);
+          t.p50.push(r.latencyUs.p50 / 1000);
+          t.p99.push(r.latencyUs.p99 / 1000);
+          t.max = Math.max(t.max, r.latencyUs.max / 1000);
+          if (slice === slices >> 1) {
+            t.rss = server.rssBytes();
+            t.heap = (await server.call<NodeJS.MemoryUsage>('memory', undefined, 5_000).catch(() => undefined))?.heapUsed ?? Number.NaN;
+          }
+        }
+      }
+      for (const arm of arms) {
+        const t = tallies.get(arm.id) as SliceTally;
+        if (t.requests === 0) throw new Error(`${arm.id}: no requests in round ${round}`);
+        samples.get(arm.id)?.push({
+          round,
+          requests: t.requests,
+          seconds: t.seconds,
+          rps: t.requests / t.seconds,
+          p50Ms: median(t.p50),
+          p99Ms: median(t.p99),
+          maxMs: t.max,
+          cpuUsPerRequest: (t.cpu / t.requests) * 1e6,
+          cpuShare: t.cpu / t.seconds,
+          rssBytes: t.rss,
+          heapUsedBytes: t.heap,
+          errors: t.errors,
+        });
+      }
+      options.log(
+        `  round ${round}/${options.rounds}: ${arms.map((a) => `${a.id} ${samples.get(a.id)?.at(-1)?.cpuUsPerRequest.toFixed(1)}µs/req`).join(' | ')}`,
+      );
+      if (round === options.rounds) await options.inspect?.(round, servers, 'last');
+    } finally {
+      for (const server of servers.values()) await options.stop(server);
+    }
+  }
+  return summarize(
+    arms.map((a) => ({ id: a.id, baseline: a.baseline })),
+    samples,
+    warmups,
+  );
 }

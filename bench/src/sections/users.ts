@@ -10,7 +10,7 @@ import type { Context } from '../context.js';
 import { httpText } from '../lib/http.js';
 import { ServerProcess } from '../lib/proc.js';
 import { apiEntry } from '../soak/api.js';
-import { interleave } from '../lib/rounds.js';
+import { slicedRounds, type TargetSummary } from '../lib/rounds.js';
 import type { Adapter } from '../variants.js';
 import { counted } from './flood.js';
 import { type MemoryReading, memoryOf } from './overhead.js';
@@ -64,6 +64,15 @@ async function probeMalformed(ctx: Context, adapter: Adapter, server: ServerProc
   return { adapter, requests, crash, counted: countedDuring };
 }
 
+/** Every arm answers the route, and only the metrics-on one counts it. */
+async function validate(server: ServerProcess, id: string, userId: string, metricsEnabled: boolean): Promise<void> {
+  const got = await httpText(`${server.url}/users/${userId}`);
+  if (got.status !== 200) throw new Error(`${id}: GET /users/:id answered ${got.status}`);
+  const metrics = await httpText(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const counted = metrics.body.includes('http_requests_total{method="GET",route="/users/:id",status_code="200"}');
+  if (metricsEnabled !== counted) throw new Error(`${id}: /metrics ${metrics.status}, request counted: ${counted}`);
+}
+
 function databaseUrl(name: string): string {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
@@ -87,73 +96,85 @@ export async function runUsers(ctx: Context): Promise<UsersResult> {
     METRICS_TOKEN,
     DATABASE_URL: databaseUrl(dbName),
   };
-  const servers: { id: string; adapter: Adapter; metricsEnabled: boolean; server: ServerProcess }[] = [];
+  const variants: ApiVariantResult[] = [];
+  const malformed: ApiProbe[] = [];
+  const started = new Set<ServerProcess>();
+  const stop = async (server: ServerProcess) => {
+    started.delete(server);
+    await ctx.stop(server);
+  };
+  const startApi = async (name: string, adapter: Adapter, metricsEnabled: boolean) => {
+    const server = await ServerProcess.start({
+      name,
+      entry: API_ENTRY,
+      cpu: ctx.options.serverCpu,
+      nodeFlags: ['--import', PROBE],
+      env: { ...environment, HTTP_ADAPTER: adapter, METRICS_ENABLED: String(metricsEnabled) },
+      readyUrl: '/health/ready',
+    });
+    ctx.track(server);
+    started.add(server);
+    return server;
+  };
   try {
-    for (const adapter of ctx.options.adapters) {
-      // The metrics-off API twice: the second copy is the A/A arm the metrics-on difference is judged against.
-      for (const arm of ['off', 'off-again', 'on'] as const) {
-        const metricsEnabled = arm === 'on';
-        const id = `${adapter}/api-metrics-${arm}`;
-        // One at a time: the first one runs the migrations.
-        const server = await ServerProcess.start({
-          name: id,
-          entry: API_ENTRY,
-          cpu: ctx.options.serverCpu,
-          nodeFlags: ['--import', PROBE],
-          env: { ...environment, HTTP_ADAPTER: adapter, METRICS_ENABLED: String(metricsEnabled) },
-          readyUrl: '/health/ready',
-        });
-        ctx.track(server);
-        servers.push({ id, adapter, metricsEnabled, server });
-      }
-    }
-    const created = await httpText(`${servers[0].server.url}/users`, {
+    // One API runs the migrations and creates the row every later process reads.
+    const setup = await startApi('users-setup', ctx.options.adapters[0] ?? 'express', false);
+    const created = await httpText(`${setup.url}/users`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email: `bench-${Date.now()}@example.com`, name: 'Bench User' }),
     });
+    await stop(setup);
     if (created.status !== 201) throw new Error(`POST /users answered ${created.status}: ${created.body}`);
     const userId = (JSON.parse(created.body) as { id: string }).id;
-    for (const s of servers) {
-      const got = await httpText(`${s.server.url}/users/${userId}`);
-      if (got.status !== 200) throw new Error(`${s.id}: GET /users/:id answered ${got.status}`);
-      const metrics = await httpText(`${s.server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
-      const counted = metrics.body.includes('http_requests_total{method="GET",route="/users/:id",status_code="200"}');
-      if (s.metricsEnabled !== counted) throw new Error(`${s.id}: /metrics ${metrics.status}, request counted: ${counted}`);
+    for (const adapter of ctx.options.adapters) {
+      // The metrics-off API twice: the second copy is the A/A arm the metrics-on difference is judged against.
+      const arms = (['off', 'off-again', 'on'] as const).map((arm) => {
+        const id = `${adapter}/api-metrics-${arm}`;
+        return {
+          id,
+          metricsEnabled: arm === 'on',
+          baseline: arm === 'off' ? '' : `${adapter}/api-metrics-off`,
+          path: `/users/${userId}`,
+          start: (round: number) => startApi(`${id}-${round}`, adapter, arm === 'on'),
+        };
+      });
+      const atRest = new Map<string, MemoryReading>();
+      const afterLoad = new Map<string, MemoryReading>();
+      const inspect = async (_round: number, servers: ReadonlyMap<string, ServerProcess>, phase: 'first' | 'last') => {
+        await new Promise((r) => setTimeout(r, 1000));
+        for (const arm of arms) {
+          const server = servers.get(arm.id) as ServerProcess;
+          (phase === 'first' ? atRest : afterLoad).set(arm.id, await memoryOf(server));
+          if (phase === 'first') await validate(server, arm.id, userId, arm.metricsEnabled);
+        }
+        if (phase === 'last')
+          for (const arm of arms)
+            if (arm.metricsEnabled) malformed.push(await probeMalformed(ctx, adapter, servers.get(arm.id) as ServerProcess));
+      };
+      ctx.log(
+        `users: ${adapter}, ${ctx.options.rounds} rounds of fresh processes, ${ctx.options.warmupSeconds}s warm-up each, then ${ctx.options.seconds}s per arm in one-second slices`,
+      );
+      const summaries = await slicedRounds(arms, { ...ctx.options, log: ctx.log, inspect, stop });
+      for (const arm of arms)
+        variants.push({
+          id: arm.id,
+          adapter,
+          metricsEnabled: arm.metricsEnabled,
+          atRest: atRest.get(arm.id) as MemoryReading,
+          afterLoad: afterLoad.get(arm.id) as MemoryReading,
+          summary: summaries.find((x) => x.id === arm.id) as TargetSummary,
+        });
     }
-    await new Promise((r) => setTimeout(r, 1000));
-    const atRest = new Map<string, MemoryReading>();
-    for (const s of servers) atRest.set(s.id, await memoryOf(s.server));
-
-    const targets = servers.map((s) => ({
-      id: s.id,
-      server: s.server,
-      url: `${s.server.url}/users/${userId}`,
-      baseline: s.id.endsWith('/api-metrics-off') ? '' : `${s.adapter}/api-metrics-off`,
-    }));
-    ctx.log(`users: warm-up ${ctx.options.warmupSeconds}s each, then ${ctx.options.rounds} rounds of ${ctx.options.seconds}s, interleaved`);
-    const summaries = await interleave(targets, { ...ctx.options, log: ctx.log });
-    await new Promise((r) => setTimeout(r, 1000));
-    const afterLoad = new Map<string, MemoryReading>();
-    for (const s of servers) afterLoad.set(s.id, await memoryOf(s.server));
-    const malformed: ApiProbe[] = [];
-    for (const s of servers) if (s.metricsEnabled) malformed.push(await probeMalformed(ctx, s.adapter, s.server));
     return {
       route: 'GET /users/:id (PostgreSQL)',
       database: `PostgreSQL ${(await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version} on 127.0.0.1, fresh database, one row`,
       environment: { ...environment, DATABASE_URL: `${ADMIN_URL.replace(/\/[^/]*$/, '')}/<fresh>`, METRICS_TOKEN: '(set)' },
-      variants: servers.map((s) => ({
-        id: s.id,
-        adapter: s.adapter,
-        metricsEnabled: s.metricsEnabled,
-        atRest: atRest.get(s.id)!,
-        afterLoad: afterLoad.get(s.id)!,
-        summary: summaries.find((x) => x.id === s.id)!,
-      })),
+      variants,
       malformed,
     };
   } finally {
-    for (const s of servers) await ctx.stop(s.server);
+    for (const server of started) await ctx.stop(server);
     await admin
       .query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
       .catch((e: Error) => ctx.log(`users: could not drop ${dbName}: ${e.message}`));
