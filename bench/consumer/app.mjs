@@ -1,7 +1,7 @@
 // The consumer app of the `consumer` section: copied into a temporary directory outside the
 // repository, next to the packed library installed from its tarball, as a user's project would
 // have it. Plain JavaScript with Nest's decorators applied by hand, so nothing is compiled there.
-//   ADAPTER=express|fastify VARIANT=bare|module PORT=<port> node app.mjs
+//   ADAPTER=express|fastify VARIANT=bare|bare-classes|module PORT=<port> node app.mjs
 import 'reflect-metadata';
 import { Controller, Get, Module, Param } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -23,7 +23,7 @@ if (variant === 'module') {
   const { ObservabilityModule } = await import('@obsnest/observability');
   // Every default on: metrics (default Node metrics included), request ids, health endpoints.
   imports.push(ObservabilityModule.forRoot({ metricsEnabled: true, appVersion: '1.0.0' }));
-} else if (variant !== 'bare') {
+} else if (variant !== 'bare' && variant !== 'bare-classes') {
   throw new Error(`unknown VARIANT ${variant}`);
 }
 class AppModule {}
@@ -36,5 +36,31 @@ if (adapter === 'fastify') {
 } else {
   app = await NestFactory.create(AppModule, { logger: false });
 }
+if (variant === 'bare-classes') expressClasses(app);
 app.enableShutdownHooks();
 await app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
+
+/**
+ * What the module does to Express' server, without any instrumentation: the server creates its
+ * requests and responses with Express' prototypes, so Express' per-request `Object.setPrototypeOf`
+ * changes nothing and their hidden classes stay the same. The reference that the module's own
+ * instrumentation cost is measured against on Express (the module arm does this too).
+ */
+function expressClasses(nestApp) {
+  if (adapter !== 'express') throw new Error('VARIANT=bare-classes is for Express');
+  const server = nestApp.getHttpServer();
+  const express = nestApp.getHttpAdapter().getInstance();
+  const slot = (name) => Object.getOwnPropertySymbols(server).find((s) => s.description === name);
+  const [responseKey, requestKey] = [slot('ServerResponse'), slot('IncomingMessage')];
+  const [Response, Request] = [server[responseKey], server[requestKey]];
+  function ExpressResponse(req, options) {
+    Response.call(this, req, options);
+  }
+  ExpressResponse.prototype = express.response;
+  function ExpressRequest(socket) {
+    Request.call(this, socket);
+  }
+  ExpressRequest.prototype = express.request;
+  server[responseKey] = ExpressResponse;
+  server[requestKey] = ExpressRequest;
+}

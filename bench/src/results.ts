@@ -321,7 +321,7 @@ export interface ConsumerSample {
 }
 
 export interface ConsumerArm {
-  readonly id: 'bare' | 'bare-again' | 'module';
+  readonly id: 'bare' | 'bare-again' | 'bare-classes' | 'module';
   readonly samples: readonly ConsumerSample[];
   readonly cpuUsPerRequest: number;
   readonly rps: number;
@@ -345,6 +345,11 @@ export interface ConsumerAdapterResult {
   readonly aaSpread: number;
   readonly aa: ConsumerComparison;
   readonly module: ConsumerComparison;
+  /**
+   * Express only: the module against `bare-classes`, a bare app whose server creates requests and
+   * responses with Express' prototypes as the module's does: the instrumentation's own cost.
+   */
+  readonly instrumentation?: ConsumerComparison;
 }
 
 export interface ConsumerResult {

@@ -76,7 +76,7 @@ export function installConsumer(log: (m: string) => void): { dir: string; tarbal
 }
 
 interface Arm {
-  readonly id: 'bare' | 'bare-again' | 'module';
+  readonly id: ConsumerArm['id'];
   readonly server: ServerProcess;
 }
 
@@ -121,6 +121,8 @@ const sample = (arm: Arm, round: number, t: Tally): ConsumerSample => ({
 });
 
 const ARM_IDS = ['bare', 'bare-again', 'module'] as const;
+/** Express also gets the bare app with the module's request and response classes (see bench/consumer/app.mjs). */
+const armIds = (adapter: Adapter): readonly Arm['id'][] => (adapter === 'express' ? [...ARM_IDS, 'bare-classes'] : ARM_IDS);
 
 /**
  * Every round starts a fresh process per arm. Two processes of the same app differ by 3–5 % in CPU
@@ -141,7 +143,7 @@ async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<
       name: `consumer-${adapter}-${id}-${round}`,
       entry: join(dir, 'app.mjs'),
       cpu: ctx.options.serverCpu,
-      env: { NODE_ENV: 'production', ADAPTER: adapter, VARIANT: id === 'module' ? 'module' : 'bare' },
+      env: { NODE_ENV: 'production', ADAPTER: adapter, VARIANT: id === 'bare-again' ? 'bare' : id },
       readyUrl: '/bench/1',
     });
     ctx.track(server);
@@ -155,15 +157,16 @@ async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<
       cpu: ctx.options.loadCpu,
     });
 
-  const samples = new Map<Arm['id'], ConsumerSample[]>(ARM_IDS.map((id) => [id, []]));
-  const idleRss = new Map<Arm['id'], number[]>(ARM_IDS.map((id) => [id, []]));
+  const ids = armIds(adapter);
+  const samples = new Map<Arm['id'], ConsumerSample[]>(ids.map((id) => [id, []]));
+  const idleRss = new Map<Arm['id'], number[]>(ids.map((id) => [id, []]));
   const cpuOf = (id: Arm['id']) => (samples.get(id) ?? []).map((s) => s.cpuUsPerRequest);
   const maxRounds = consumerRounds * 2;
   let round = 0;
   while (round < consumerRounds || (round < maxRounds && aaSpread(pairedRatios(cpuOf('bare-again'), cpuOf('bare'))) >= AA_TARGET)) {
     round++;
     const arms: Arm[] = [];
-    for (const id of flippedOrder(ARM_IDS, round)) arms.push(await start(id, round));
+    for (const id of flippedOrder(ids, round)) arms.push(await start(id, round));
     if (round === 1) for (const arm of arms) await validate(arm);
     for (const arm of arms) idleRss.get(arm.id)?.push(arm.server.rssBytes());
     for (const arm of arms) await warm(arm);
@@ -198,10 +201,13 @@ async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<
   return {
     adapter,
     rounds: round,
-    arms: [armResult('bare'), armResult('bare-again'), armResult('module')],
+    arms: ids.map(armResult),
     aaSpread: spreadAA,
     aa: compareWithAA(aa, spreadAA),
     module: compareWithAA(pairedRatios(cpuOf('module'), cpuOf('bare')), spreadAA),
+    instrumentation: ids.includes('bare-classes')
+      ? compareWithAA(pairedRatios(cpuOf('module'), cpuOf('bare-classes')), spreadAA)
+      : undefined,
   };
 }
 

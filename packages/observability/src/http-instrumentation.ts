@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
+import { IncomingMessage, type Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { UNMATCHED_ROUTE } from './contract.js';
 import { AppMetrics } from './metrics.js';
@@ -149,6 +149,9 @@ type ExpressHandle = (req: ExpressLikeRequest, res: ServerResponse, next?: unkno
 interface ExpressLikeApp {
   handle: ExpressHandle;
   router?: { stack?: ExpressRouteLayer[] };
+  /** Express' per-app prototypes of its requests and responses (`app.request`, `app.response`). */
+  request?: object;
+  response?: object;
 }
 
 /**
@@ -181,12 +184,13 @@ function routeByPath(app: ExpressLikeApp, method: string | undefined, url: strin
 
 /**
  * Express sets `req.route` to the matched route; Nest registers full paths, prefix included.
- * Nest creates Express' HTTP server after the modules, when it is too late to hook it, so the
- * application's own entry point is wrapped instead: the server calls `app(req, res)`, which calls
- * `app.handle`. That sees every request first, before any middleware, and costs no router layer
- * (a middleware did: a layer match and a `next()` per request).
+ * Nest creates Express' HTTP server after the modules, so requests are first tracked by wrapping
+ * the application's own entry point (the server calls `app(req, res)`, which calls `app.handle`):
+ * that sees every request first, before any middleware, and costs no router layer. Once the server
+ * exists, the returned `attach` moves the tracking into the server's request and response classes
+ * (see `attachExpressClasses`); the wrapper then only tracks responses those did not create.
  */
-export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentationOptions): void {
+export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentationOptions): (server: Server | undefined) => boolean {
   const t = tracker(options, (req: ExpressLikeRequest, res) => {
     const path = req.route?.path;
     // Nest's routes sit on the app's router (baseUrl ''): the route's own string, no new one per request.
@@ -196,9 +200,57 @@ export function installOnExpress(app: ExpressLikeApp, options: HttpInstrumentati
   const handle = app.handle;
   const header = options.requestIdHeader;
   app.handle = function (this: unknown, req, res, next) {
-    res.setHeader(header, track(req, res, t));
+    if ((res as TrackedByClass)[STARTED] === undefined) res.setHeader(header, track(req, res, t));
     return handle.call(this, req, res, next);
   };
+  return (server) => server !== undefined && attachExpressClasses(server, app, t);
+}
+
+type TrackedByClass = ServerResponse & { [STARTED]?: number };
+
+/**
+ * Express gives every request and response its app's prototypes with `Object.setPrototypeOf`, and
+ * V8 gives each object so changed a hidden class of its own: every property read on them in Express,
+ * Nest and here then misses its inline caches (measured: no two of 3,000 consecutive responses
+ * shared a hidden class). Created by the server with those prototypes already, the objects keep one
+ * hidden class and Express' `setPrototypeOf` changes nothing: in the consumer benchmark a bare Nest
+ * app on Express took a third of the CPU per request (bench/BENCHMARKS.md). The constructors run
+ * Node's own (`IncomingMessage`, `ServerResponse`) on the new object, and the response takes its
+ * start time and request id as Fastify's tracked response does; the count is taken at its one
+ * `close` emit, through `emit` on the app's response prototype. Only on a server that still has
+ * Node's own classes (a server given other classes keeps them, and the wrapper tracks its requests).
+ */
+function attachExpressClasses(server: Server, app: ExpressLikeApp, tracker: Tracker): boolean {
+  const slots = server as unknown as Record<symbol, unknown>;
+  const responseKey = slotOf(server, 'ServerResponse');
+  const requestKey = slotOf(server, 'IncomingMessage');
+  const { request, response } = app;
+  if (responseKey === undefined || requestKey === undefined || request === undefined || response === undefined) return false;
+  if (slots[responseKey] !== ServerResponse || slots[requestKey] !== IncomingMessage) return false;
+  if (!(response instanceof ServerResponse) || !(request instanceof IncomingMessage)) return false;
+  const header = tracker.options.requestIdHeader;
+  const baseEmit = (response as ServerResponse).emit;
+  function ExpressResponse(this: TrackedByClass, req: RawRequest, options?: object) {
+    (ServerResponse as unknown as (this: ServerResponse, req: RawRequest, options?: object) => void).call(this, req, options);
+    this[STARTED] = performance.now();
+    this.setHeader(header, assignRequestId(req, header));
+  }
+  ExpressResponse.prototype = response;
+  function ExpressRequest(this: IncomingMessage, socket: unknown) {
+    (IncomingMessage as unknown as (this: IncomingMessage, socket: unknown) => void).call(this, socket);
+  }
+  ExpressRequest.prototype = request;
+  // Forwards `arguments` as it is, like the Fastify response's emit (no rest parameter, no spread).
+  function emit(this: TrackedByClass, event: string | symbol): boolean {
+    const started = this[STARTED];
+    if (event === 'close' && started !== undefined) finished(this.req as RawRequest, this, tracker, started);
+    // biome-ignore lint/complexity/noArguments: forwarded without copying
+    return baseEmit.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
+  }
+  Object.defineProperty(response, 'emit', { value: emit, writable: true, configurable: true });
+  slots[responseKey] = ExpressResponse;
+  slots[requestKey] = ExpressRequest;
+  return true;
 }
 
 interface FastifyLikeRequest {
@@ -283,7 +335,12 @@ const STARTED = Symbol('obsnest.started');
 
 /** The symbol under which Node keeps a server's response class (`kServerResponse`), if it does. */
 export function responseClassSlot(server: Server): symbol | undefined {
-  return Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'ServerResponse');
+  return slotOf(server, 'ServerResponse');
+}
+
+/** Node keeps the classes given to `http.createServer({ IncomingMessage, ServerResponse })` under symbols named after them. */
+function slotOf(server: Server, name: 'IncomingMessage' | 'ServerResponse'): symbol | undefined {
+  return Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === name);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type DynamicModule, Global, Inject, Logger, Module, type Provider } from '@nestjs/common';
+import { type DynamicModule, Global, Inject, Logger, Module, type OnModuleInit, type Provider } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ClusterMetricsLink } from './cluster-link.js';
@@ -18,16 +18,26 @@ import {
 
 const HTTP_INSTRUMENTATION = Symbol('HTTP_INSTRUMENTATION');
 
+/** What the module did to the request path; `attach` finishes it once the HTTP server exists. */
+interface HttpInstrumentation {
+  readonly instrumented: boolean;
+  attach?(): void;
+}
+
 /**
  * Hooks the request path as the module is instantiated. Nest does that inside `NestFactory.create`,
  * before the body parser and the routes are registered, so the hook sees every request first,
  * including those rejected by the body parser and those that match no route.
  */
-function installHttpInstrumentation(options: ObservabilityOptions, host: HttpAdapterHost, metrics: AppMetrics | null | undefined) {
+function installHttpInstrumentation(
+  options: ObservabilityOptions,
+  host: HttpAdapterHost,
+  metrics: AppMetrics | null | undefined,
+): HttpInstrumentation {
   const adapter = host.httpAdapter;
   if (!adapter) {
     new Logger('ObservabilityModule').warn('no HTTP adapter when the module was created: HTTP requests are not instrumented');
-    return false;
+    return { instrumented: false };
   }
   const settings: HttpInstrumentationOptions = {
     excludeRoutes: options.excludeRoutes ?? DEFAULT_EXCLUDED_PATHS,
@@ -37,10 +47,16 @@ function installHttpInstrumentation(options: ObservabilityOptions, host: HttpAda
     onFinished: options.onRequestFinished,
   };
   const type = adapter.getType();
-  if (type === 'express') installOnExpress(adapter.getInstance(), settings);
-  else if (type === 'fastify') installOnFastify(adapter.getInstance(), settings);
-  else throw new Error(`unsupported HTTP adapter "${type}": expected express or fastify`);
-  return true;
+  if (type === 'express') {
+    const attach = installOnExpress(adapter.getInstance(), settings);
+    // Express' server is created by Nest after the modules and before their init hooks.
+    return { instrumented: true, attach: () => attach(adapter.getHttpServer()) };
+  }
+  if (type === 'fastify') {
+    installOnFastify(adapter.getInstance(), settings);
+    return { instrumented: true };
+  }
+  throw new Error(`unsupported HTTP adapter "${type}": expected express or fastify`);
 }
 
 const metricsFrom = (options: ObservabilityOptions) => (options.metricsEnabled ? new AppMetrics(options) : null);
@@ -53,16 +69,21 @@ const commonProviders: Provider[] = [
   {
     provide: HTTP_INSTRUMENTATION,
     inject: [OBSERVABILITY_OPTIONS, HttpAdapterHost, { token: AppMetrics, optional: true }],
-    useFactory: (options: ObservabilityOptions, host: HttpAdapterHost, metrics?: AppMetrics | null) =>
+    useFactory: (options: ObservabilityOptions, host: HttpAdapterHost, metrics?: AppMetrics | null): HttpInstrumentation =>
       installHttpInstrumentation(options, host, metrics),
   },
 ];
 
 @Global()
 @Module({})
-export class ObservabilityModule extends ConfigurableObservabilityModule {
-  constructor(@Inject(HTTP_INSTRUMENTATION) readonly httpInstrumented: boolean) {
+export class ObservabilityModule extends ConfigurableObservabilityModule implements OnModuleInit {
+  constructor(@Inject(HTTP_INSTRUMENTATION) private readonly http: HttpInstrumentation) {
     super();
+  }
+
+  /** Before `listen`: the HTTP server exists, and no connection has been accepted yet. */
+  onModuleInit(): void {
+    this.http.attach?.();
   }
 
   /**

@@ -62,20 +62,29 @@ function assertHistogramMatchesCounter(exposition: Exposition): void {
   }
 }
 
-for (const adapter of [...ADAPTERS, 'fastify-listener'] as const) {
+for (const adapter of [...ADAPTERS, 'fastify-listener', 'express-listener'] as const) {
   describe(`HTTP instrumentation (${adapter})`, () => {
-    if (adapter !== 'express')
-      it(`tracks responses ${adapter === 'fastify' ? "through the server's response class, with nothing added per response" : 'with a listener and a writeHead per response'}`, () =>
-        withApp(adapter, itemsApp(), async ({ app, url }) => {
-          const seen: [number, boolean][] = [];
-          app.getHttpServer().on('request', (_req: unknown, res: import('node:http').ServerResponse) => {
-            seen.push([res.listenerCount('close'), Object.hasOwn(res, 'writeHead')]);
-          });
-          assert.equal((await fetch(`${url}/items/1`)).status, 200);
-          const perResponse = adapter === 'fastify' ? [0, false] : [1, true];
-          assert.deepEqual(seen, [perResponse], 'close listeners and own writeHead of the response');
-          await scrapeUntil(url, (e) => assert.deepEqual(httpSeries(e), ['GET /items/:id 200 = 1']));
-        }));
+    const byClass = adapter === 'fastify' || adapter === 'express';
+    it(`tracks responses ${byClass ? "through the server's classes, with nothing added per response" : 'with a close listener per response'}`, () =>
+      withApp(adapter, itemsApp(), async ({ app, url }) => {
+        const seen: [number, boolean][] = [];
+        const prototypes: boolean[] = [];
+        const express = app.getHttpAdapter().getInstance() as { request?: object; response?: object };
+        app.getHttpServer().prependListener('request', (req: object, res: object) => {
+          // Before Express sets its prototypes itself: created with them already, or not.
+          if (adapter.startsWith('express'))
+            prototypes.push(Object.getPrototypeOf(req) === express.request, Object.getPrototypeOf(res) === express.response);
+        });
+        app.getHttpServer().on('request', (_req: unknown, res: import('node:http').ServerResponse) => {
+          seen.push([res.listenerCount('close'), Object.hasOwn(res, 'writeHead')]);
+        });
+        assert.equal((await fetch(`${url}/items/1`)).status, 200);
+        const perResponse = byClass ? [0, false] : [1, adapter === 'fastify-listener'];
+        assert.deepEqual(seen, [perResponse], 'close listeners and own writeHead of the response');
+        if (adapter.startsWith('express'))
+          assert.deepEqual(prototypes, byClass ? [true, true] : [false, false], "request and response created with Express' prototypes");
+        await scrapeUntil(url, (e) => assert.deepEqual(httpSeries(e), ['GET /items/:id 200 = 1']));
+      }));
 
     it('counts N requests to /items/1..N as one series with route="/items/:id"', () =>
       withApp(adapter, itemsApp(), async ({ url }) => {

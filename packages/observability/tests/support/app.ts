@@ -8,10 +8,11 @@ import { responseClassSlot } from '../../src/http-instrumentation.js';
 import { ObservabilityModule, type ObservabilityOptions } from '../../src/index.js';
 
 /**
- * `fastify-listener` is Fastify on a server whose response class the library cannot extend, so it
- * tracks requests with its fallback, a `request` listener (see installOnFastify).
+ * `fastify-listener` and `express-listener` run on a server whose response class the library cannot
+ * extend, so they track requests with their fallbacks: a `request` listener (installOnFastify), the
+ * `app.handle` wrapper with a `close` listener (installOnExpress).
  */
-export type Adapter = 'express' | 'fastify' | 'fastify-listener';
+export type Adapter = 'express' | 'fastify' | 'fastify-listener' | 'express-listener';
 export const ADAPTERS: readonly Adapter[] = ['express', 'fastify'];
 
 export interface TestApp {
@@ -50,13 +51,15 @@ export async function startApp(adapter: Adapter, options: StartOptions = {}): Pr
   })
   class TestModule {}
 
-  const httpAdapter = adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter();
+  const httpAdapter = adapter.startsWith('express') ? new ExpressAdapter() : new FastifyAdapter();
   if (adapter === 'fastify-listener') hideResponseClass(httpAdapter.getInstance().server);
   const app = await NestFactory.create(TestModule, httpAdapter, {
     logger: false,
     abortOnError: false,
     bodyParser: options.bodyParser ?? true,
   });
+  // Express' server exists once Nest created the application; the module attaches at init.
+  if (adapter === 'express-listener') hideResponseClass(app.getHttpServer());
   try {
     await options.configure?.(app);
     await app.listen(0, '127.0.0.1');
