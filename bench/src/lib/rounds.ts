@@ -152,7 +152,7 @@ export interface SlicedOptions {
   loadCpu: string;
   log(message: string): void;
   /** Runs with the round's servers before the warm-up of round 1 (idle) and after the last round, before they stop. */
-  inspect?(round: number, servers: ReadonlyMap<string, ServerProcess>, phase: 'first' | 'last'): Promise<void>;
+  inspect?(servers: ReadonlyMap<string, ServerProcess>, phase: 'first' | 'last'): Promise<void>;
   stop(server: ServerProcess): Promise<void>;
 }
 
@@ -184,7 +184,7 @@ export async function slicedRounds(arms: readonly FreshArm[], options: SlicedOpt
     try {
       for (const arm of flippedOrder(arms, round)) servers.set(arm.id, await arm.start(round));
       const url = (arm: FreshArm) => `${servers.get(arm.id)?.url}${arm.path}`;
-      if (round === 1) await options.inspect?.(round, servers, 'first');
+      if (round === 1) await options.inspect?.(servers, 'first');
       for (const arm of arms) {
         const w = await wrk({ url: url(arm), seconds: options.warmupSeconds || 1, connections: options.connections, cpu: options.loadCpu });
         if (w.requests === 0) throw new Error(`${arm.id}: no response during warm-up of round ${round}`);
@@ -233,7 +233,7 @@ export async function slicedRounds(arms: readonly FreshArm[], options: SlicedOpt
       options.log(
         `  round ${round}/${options.rounds}: ${arms.map((a) => `${a.id} ${samples.get(a.id)?.at(-1)?.cpuUsPerRequest.toFixed(1)}µs/req`).join(' | ')}`,
       );
-      if (round === options.rounds) await options.inspect?.(round, servers, 'last');
+      if (round === options.rounds) await options.inspect?.(servers, 'last');
     } finally {
       for (const server of servers.values()) await options.stop(server);
     }

@@ -141,7 +141,7 @@ export async function runUsers(ctx: Context): Promise<UsersResult> {
       });
       const atRest = new Map<string, MemoryReading>();
       const afterLoad = new Map<string, MemoryReading>();
-      const inspect = async (_round: number, servers: ReadonlyMap<string, ServerProcess>, phase: 'first' | 'last') => {
+      const inspect = async (servers: ReadonlyMap<string, ServerProcess>, phase: 'first' | 'last') => {
         await new Promise((r) => setTimeout(r, 1000));
         for (const arm of arms) {
           const server = servers.get(arm.id) as ServerProcess;
