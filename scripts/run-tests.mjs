@@ -8,7 +8,16 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const WORKSPACES = ['packages/observability', 'apps/api', 'monitoring', 'deploy/kubernetes', 'viewer', 'scripts', 'bench'];
+const WORKSPACES = [
+  'packages/testkit',
+  'packages/observability',
+  'apps/api',
+  'monitoring',
+  'deploy/kubernetes',
+  'viewer',
+  'scripts',
+  'bench',
+];
 /**
  * Where a folder's runnable tests are: compiled ones under dist/tests; plain JS (scripts/) as
  * written; bench/'s unit tests from its small project (bench/tsconfig.unit.json).

@@ -143,7 +143,7 @@ describe('long-term store (VictoriaMetrics behind two Prometheus)', { timeout: 4
     const prefix = `obsnest-lts-${randomBytes(5).toString('hex')}`;
     const port = await freePort();
     // Two consecutive ports for the Prometheus replicas, below the ephemeral range.
-    const promPort = 30_000 + Math.floor(Math.random() * 5000) * 2;
+    const promPort = 30_000 + Math.floor(Math.random() * 1300) * 2;
     const envFile = join(dir, 'test.env');
     await writeFile(envFile, '');
     const env = cleanEnv({

@@ -5,8 +5,25 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-/** A loopback port that was free a moment ago (the OS hands it out, then it is released). */
-export function freePort(): Promise<number> {
+/**
+ * Ports this process has handed out. The kernel may give the same free port to two consecutive
+ * listen(0) calls once the first is closed, and a test that asks for several ports before starting
+ * anything would then hand one port to two services; so a port is handed out at most once.
+ */
+const handedOut = new Set<number>();
+
+/** A port free on 127.0.0.1 now, never one this process has returned before. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await listenedPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function listenedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
