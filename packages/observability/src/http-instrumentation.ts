@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { IncomingMessage, type Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { UNMATCHED_ROUTE } from './contract.js';
@@ -47,36 +47,42 @@ export function requestIdOf(req: object): string | undefined {
 
 /**
  * A new request id: a random (version 4) UUID. They are formatted 512 at a time, from one
- * `randomBytes` call into one flat string, and each request takes a slice of it: `randomUUID` builds a
+ * `randomFillSync` call into one flat string, and each request takes a slice of it: `randomUUID` builds a
  * string of some twenty parts per call, which Node then flattens again to validate the header. Per
  * id, with the validation: 170 ns against 400 ns (bench/BENCHMARKS.md).
  */
 const POOLED_IDS = 512;
-const HEX_DIGITS = Buffer.from('0123456789abcdef');
+const hexDigit = (nibble: number) => '0123456789abcdef'.charCodeAt(nibble);
+/** The two hex digits of each byte value: one table read per digit instead of a shift or a mask, and a lookup. */
+const HIGH_DIGIT = Uint8Array.from({ length: 256 }, (_, byte) => hexDigit(byte >> 4));
+const LOW_DIGIT = Uint8Array.from({ length: 256 }, (_, byte) => hexDigit(byte & 15));
+/** Reused for every pool: the ids leave as a copied string, so the bytes can be overwritten next time. */
+const randomPool = Buffer.allocUnsafeSlow(16 * POOLED_IDS);
+const formattedPool = Buffer.allocUnsafeSlow(36 * POOLED_IDS);
 let idPool = '';
 let nextPooledId = POOLED_IDS;
 
-function formatUuids(count: number): string {
-  const bytes = randomBytes(16 * count);
-  const out = Buffer.allocUnsafe(36 * count);
+function formatUuids(): string {
+  const bytes = randomFillSync(randomPool);
+  const out = formattedPool;
   let o = 0;
-  for (let id = 0; id < count; id++) {
-    const b = id * 16;
+  for (let b = 0; b < bytes.length; b += 16) {
     bytes[b + 6] = (bytes[b + 6] & 0x0f) | 0x40; // version 4
     bytes[b + 8] = (bytes[b + 8] & 0x3f) | 0x80; // RFC 9562 variant
     for (let i = 0; i < 16; i++) {
-      if (i === 4 || i === 6 || i === 8 || i === 10) out[o++] = 0x2d; // '-'
       const byte = bytes[b + i];
-      out[o++] = HEX_DIGITS[byte >> 4];
-      out[o++] = HEX_DIGITS[byte & 15];
+      out[o] = HIGH_DIGIT[byte];
+      out[o + 1] = LOW_DIGIT[byte];
+      o += 2;
+      if (i === 3 || i === 5 || i === 7 || i === 9) out[o++] = 0x2d; // '-'
     }
   }
-  return out.toString('latin1');
+  return out.toString('latin1', 0, o);
 }
 
 function newRequestId(): string {
   if (nextPooledId === POOLED_IDS) {
-    idPool = formatUuids(POOLED_IDS);
+    idPool = formatUuids();
     nextPooledId = 0;
   }
   const start = nextPooledId++ * 36;
@@ -246,11 +252,9 @@ function attachExpressClasses(server: Server, app: ExpressLikeApp, tracker: Trac
   return true;
 }
 
-interface FastifyLikeRequest {
-  raw: RawRequest & { [ROUTE_TEMPLATE]?: string };
-}
+type FastifyHook = (req: unknown, reply: { raw: RoutedResponse }, done: () => void) => void;
 
-type FastifyHook = (req: FastifyLikeRequest, reply: unknown, done: () => void) => void;
+type RoutedResponse = ServerResponse & { [ROUTE_TEMPLATE]?: string };
 
 interface FastifyLikeInstance {
   readonly server: Server;
@@ -262,17 +266,17 @@ const ROUTE_TEMPLATE = Symbol('obsnest.routeTemplate');
 /**
  * Fastify answers some requests before any hook of its own runs (a malformed URL gets its 400 from
  * the router), so requests are tracked from the HTTP server's `request` event, ahead of Fastify's
- * listener: every response is counted. The route template is stamped on the request by a hook
+ * listener: every response is counted. The route template is stamped on the response by a hook
  * added to each route as it is registered, which knows its template without reading
  * `request.routeOptions` (a getter that builds an object per call); Fastify's 404 handler and its
  * early errors have no such hook, so they count as UNMATCHED.
  */
 export function installOnFastify(app: FastifyLikeInstance, options: HttpInstrumentationOptions): void {
-  const t = tracker(options, (req: FastifyLikeRequest['raw']) => req[ROUTE_TEMPLATE]);
+  const t = tracker(options, (_req, res: RoutedResponse) => res[ROUTE_TEMPLATE]);
   app.addHook('onRoute', (route) => {
     const template = route.url;
-    const stamp: FastifyHook = (request, _reply, done) => {
-      request.raw[ROUTE_TEMPLATE] = template;
+    const stamp: FastifyHook = (_request, reply, done) => {
+      reply.raw[ROUTE_TEMPLATE] = template;
       done();
     };
     const existing = route.onRequest;
@@ -336,6 +340,9 @@ function countedAtClose(baseEmit: ServerResponse['emit'], tracker: Tracker): Ser
   return function emit(this: TrackedByClass, event: string | symbol): boolean {
     const started = this[STARTED];
     if (event === 'close' && started !== undefined) finished(this.req as RawRequest, this, tracker, started);
+    // Node emits a response's own events without arguments: a plain call, no arguments object.
+    // biome-ignore lint/complexity/noArguments: only its length is read, see above
+    if (arguments.length === 1) return baseEmit.call(this, event);
     // biome-ignore lint/complexity/noArguments: forwarded without copying, see above
     return baseEmit.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
   };
@@ -372,9 +379,12 @@ function trackWithResponseClass(server: Server, tracker: Tracker): boolean {
   const baseEmit = BaseResponse.prototype.emit;
   class TrackedResponse extends BaseResponse {
     readonly [STARTED]: number;
+    /** Declared here, so that the route hook's store finds the property and adds none. */
+    [ROUTE_TEMPLATE]: string | undefined;
     constructor(req: RawRequest, options?: object) {
       super(req, options);
       this[STARTED] = performance.now();
+      this[ROUTE_TEMPLATE] = undefined;
       assignRequestId(req, header);
     }
   }

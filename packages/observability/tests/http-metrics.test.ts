@@ -70,10 +70,19 @@ for (const adapter of [...ADAPTERS, 'fastify-listener', 'express-listener'] as c
         const seen: [number, boolean][] = [];
         const prototypes: boolean[] = [];
         const express = app.getHttpAdapter().getInstance() as { request?: object; response?: object };
-        app.getHttpServer().prependListener('request', (req: object, res: object) => {
+        // The module's own properties of the request and response, when Node hands them out and when the response closes.
+        const own = (o: object) =>
+          Object.getOwnPropertySymbols(o)
+            .filter((k) => k.description?.startsWith('obsnest.'))
+            .map(String);
+        const properties: string[][] = [];
+        const objects: object[] = [];
+        app.getHttpServer().prependListener('request', (req: object, res: import('node:http').ServerResponse) => {
           // Before Express sets its prototypes itself: created with them already, or not.
           if (adapter.startsWith('express'))
             prototypes.push(Object.getPrototypeOf(req) === express.request, Object.getPrototypeOf(res) === express.response);
+          properties.push(own(req), own(res));
+          objects.push(req, res);
         });
         app.getHttpServer().on('request', (_req: unknown, res: import('node:http').ServerResponse) => {
           seen.push([res.listenerCount('close'), Object.hasOwn(res, 'writeHead')]);
@@ -84,6 +93,14 @@ for (const adapter of [...ADAPTERS, 'fastify-listener', 'express-listener'] as c
         if (adapter.startsWith('express'))
           assert.deepEqual(prototypes, byClass ? [true, true] : [false, false], "request and response created with Express' prototypes");
         await scrapeUntil(url, (e) => assert.deepEqual(httpSeries(e), ['GET /items/:id 200 = 1']));
+        if (byClass) {
+          // Counted, so closed: created with every property the module stores, no store added one (nor a hidden class).
+          assert.deepEqual(
+            objects.slice(0, 2).map(own),
+            properties.slice(0, 2),
+            'no property added to the request or response after they were created',
+          );
+        }
       }));
 
     it('counts N requests to /items/1..N as one series with route="/items/:id"', () =>
