@@ -153,6 +153,8 @@ export interface SlicedOptions {
   log(message: string): void;
   /** Runs with the round's servers before the warm-up of round 1 (idle) and after the last round, before they stop. */
   inspect?(servers: ReadonlyMap<string, ServerProcess>, phase: 'first' | 'last'): Promise<void>;
+  /** Runs every round once the arms are warm, before the measured slices (e.g. to pin what the warm-up started). */
+  afterWarmup?(round: number): Promise<void>;
   stop(server: ServerProcess): Promise<void>;
 }
 
@@ -190,6 +192,7 @@ export async function slicedRounds(arms: readonly FreshArm[], options: SlicedOpt
         if (w.requests === 0) throw new Error(`${arm.id}: no response during warm-up of round ${round}`);
         if (round === 1) warmups.set(arm.id, { requests: w.requests, errors: errorsOf(w) });
       }
+      await options.afterWarmup?.(round);
       const tallies = new Map<string, SliceTally>(
         arms.map((a) => [a.id, { cpu: 0, requests: 0, seconds: 0, errors: 0, p50: [], p99: [], max: 0, rss: 0, heap: Number.NaN }]),
       );

@@ -2,7 +2,9 @@
  * `GET /users/:id` on the real API and PostgreSQL, METRICS_ENABLED on and off, both adapters
  * (section 1, database route), and the API's memory at rest and under load (section 4).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -71,6 +73,18 @@ async function validate(server: ServerProcess, id: string, userId: string, metri
   const metrics = await httpText(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
   const counted = metrics.body.includes('http_requests_total{method="GET",route="/users/:id",status_code="200"}');
   if (metricsEnabled !== counted) throw new Error(`${id}: /metrics ${metrics.status}, request counted: ${counted}`);
+}
+
+/**
+ * Pins the PostgreSQL backends serving the bench database to the load generator's core. Unpinned,
+ * the scheduler put them on the API's core too, where they took turns with the API in its own
+ * measured slices; the API's pool opens its connections during the warm-up, so that is when they
+ * exist. Returns how many were pinned.
+ */
+async function pinBackends(admin: pg.Client, database: string, cpu: string): Promise<number> {
+  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database]);
+  for (const { pid } of rows) await promisify(execFile)('taskset', ['-p', '-c', cpu, String(pid)]);
+  return rows.length;
 }
 
 function databaseUrl(name: string): string {
@@ -155,7 +169,11 @@ export async function runUsers(ctx: Context): Promise<UsersResult> {
       ctx.log(
         `users: ${adapter}, ${ctx.options.rounds} rounds of fresh processes, ${ctx.options.warmupSeconds}s warm-up each, then ${ctx.options.seconds}s per arm in one-second slices`,
       );
-      const summaries = await slicedRounds(arms, { ...ctx.options, log: ctx.log, inspect, stop });
+      const afterWarmup = async (round: number) => {
+        const pinned = await pinBackends(admin, dbName, ctx.options.loadCpu);
+        if (round === 1) ctx.log(`users: ${pinned} PostgreSQL backends pinned to core ${ctx.options.loadCpu}, with wrk`);
+      };
+      const summaries = await slicedRounds(arms, { ...ctx.options, log: ctx.log, inspect, afterWarmup, stop });
       for (const arm of arms)
         variants.push({
           id: arm.id,
