@@ -23,6 +23,7 @@ const API_ENTRY = apiEntry();
 const PROBE = new URL('../servers/probe.js', import.meta.url).href;
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const METRICS_TOKEN = 'bench-metrics-token-0123456789';
+const execFileAsync = promisify(execFile);
 
 const MALFORMED = ['/users/%zz', '/users/abc%E0%A4%A', '/%zz', '/users?cursor=%zz', '/users/%2', '/health/%zz'];
 
@@ -77,13 +78,13 @@ async function validate(server: ServerProcess, id: string, userId: string, metri
 
 /**
  * Pins the PostgreSQL backends serving the bench database to the load generator's core. Unpinned,
- * the scheduler put them on the API's core too, where they took turns with the API in its own
- * measured slices; the API's pool opens its connections during the warm-up, so that is when they
+ * the scheduler may put them on the API's core too, where they would take turns with the API in its
+ * own measured slices; the API's pool opens its connections during the warm-up, so that is when they
  * exist. Returns how many were pinned.
  */
 async function pinBackends(admin: pg.Client, database: string, cpu: string): Promise<number> {
   const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database]);
-  for (const { pid } of rows) await promisify(execFile)('taskset', ['-p', '-c', cpu, String(pid)]);
+  for (const { pid } of rows) await execFileAsync('taskset', ['-p', '-c', cpu, String(pid)]);
   return rows.length;
 }
 
