@@ -252,35 +252,55 @@ function attachExpressClasses(server: Server, app: ExpressLikeApp, tracker: Trac
   return true;
 }
 
-type FastifyHook = (req: unknown, reply: { raw: RoutedResponse }, done: () => void) => void;
-
 type RoutedResponse = ServerResponse & { [ROUTE_TEMPLATE]?: string };
+
+interface FastifyLikeReply {
+  raw: RoutedResponse;
+}
+
+type FastifyHandler = (this: unknown, request: unknown, reply: FastifyLikeReply) => unknown;
+type FastifyErrorHook = (request: unknown, reply: FastifyLikeReply, error: unknown, done: () => void) => void;
+
+interface FastifyRouteOptions {
+  url: string;
+  handler: FastifyHandler;
+  onError?: FastifyErrorHook | FastifyErrorHook[];
+}
 
 interface FastifyLikeInstance {
   readonly server: Server;
-  addHook(name: 'onRoute', hook: (route: { url: string; onRequest?: FastifyHook | FastifyHook[] }) => void): unknown;
+  addHook(name: 'onRoute', hook: (route: FastifyRouteOptions) => void): unknown;
 }
 
 const ROUTE_TEMPLATE = Symbol('obsnest.routeTemplate');
 
 /**
  * Fastify answers some requests before any hook of its own runs (a malformed URL gets its 400 from
- * the router), so requests are tracked from the HTTP server's `request` event, ahead of Fastify's
- * listener: every response is counted. The route template is stamped on the response by a hook
- * added to each route as it is registered, which knows its template without reading
- * `request.routeOptions` (a getter that builds an object per call); Fastify's 404 handler and its
- * early errors have no such hook, so they count as UNMATCHED.
+ * the router), so requests are tracked from the HTTP server, ahead of Fastify: every response is
+ * counted. The route template is stamped on the response as each route is registered, by code that
+ * knows its template without reading `request.routeOptions` (a getter that builds an object per
+ * call): its handler, wrapped, stamps it for every request the route handles, and an `onError` hook
+ * of the route for those its lifecycle rejects first with an error (a malformed or oversized body,
+ * an unsupported media type). Not an `onRequest` hook: any hook of that kind makes Fastify run its
+ * hook runner, a closure per request, on every request of the route (measured: 2.4 % of a bare
+ * Fastify request), where `onError` hooks run only on errors. A response that a plugin's hook sends
+ * before the handler without an error, and Fastify's 404 handler, have no template: UNMATCHED.
  */
 export function installOnFastify(app: FastifyLikeInstance, options: HttpInstrumentationOptions): void {
   const t = tracker(options, (_req, res: RoutedResponse) => res[ROUTE_TEMPLATE]);
   app.addHook('onRoute', (route) => {
     const template = route.url;
-    const stamp: FastifyHook = (_request, reply, done) => {
+    const handler = route.handler;
+    route.handler = function routed(this: unknown, request, reply) {
+      reply.raw[ROUTE_TEMPLATE] = template;
+      return handler.call(this, request, reply);
+    };
+    const stamp: FastifyErrorHook = (_request, reply, _error, done) => {
       reply.raw[ROUTE_TEMPLATE] = template;
       done();
     };
-    const existing = route.onRequest;
-    route.onRequest = existing === undefined ? [stamp] : [stamp, ...(Array.isArray(existing) ? existing : [existing])];
+    const existing = route.onError;
+    route.onError = existing === undefined ? [stamp] : [stamp, ...(Array.isArray(existing) ? existing : [existing])];
   });
   const header = options.requestIdHeader;
   const server = app.server;

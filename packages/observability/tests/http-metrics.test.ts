@@ -103,6 +103,28 @@ for (const adapter of [...ADAPTERS, 'fastify-listener', 'express-listener'] as c
         }
       }));
 
+    if (adapter.startsWith('fastify')) {
+      it('gives a route no hook that Fastify runs on every request of it', () => {
+        const hooks: Record<string, string[]> = {};
+        const perRequest = ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'preSerialization', 'onSend', 'onResponse'];
+        // Added after the module's own onRoute hook, so it sees the route options as the module left them.
+        const configure = (app: INestApplication) => {
+          withTeapotFilter(app);
+          const fastify = app.getHttpAdapter().getInstance() as {
+            addHook(name: 'onRoute', hook: (route: Record<string, unknown>) => void): void;
+          };
+          fastify.addHook('onRoute', (route) => {
+            if (route.method === 'GET') hooks[String(route.url)] = perRequest.filter((name) => route[name] !== undefined);
+          });
+        };
+        return withApp(adapter, itemsApp({ configure }), async ({ url }) => {
+          assert.deepEqual(hooks['/items/:id'], [], 'per-request hooks of GET /items/:id');
+          await fetch(`${url}/items/1`);
+          await scrapeUntil(url, (e) => assert.deepEqual(httpSeries(e), ['GET /items/:id 200 = 1']));
+        });
+      });
+    }
+
     it('counts N requests to /items/1..N as one series with route="/items/:id"', () =>
       withApp(adapter, itemsApp(), async ({ url }) => {
         const N = 40;
