@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   aaSpread,
+  MIN_AA_ROUNDS,
   compareWithAA,
   flippedOrder,
   linearFit,
@@ -72,6 +73,14 @@ describe('bench statistics', () => {
     assert.ok(Math.abs(aaSpread([0.99, 1.0, 1.01]) - 0.01) < 1e-12);
     // Tight but biased: the offset dominates.
     assert.ok(Math.abs(aaSpread([1.03, 1.03, 1.03]) - 0.03) < 1e-12);
+  });
+
+  it('aaSpread: unknown (NaN) below MIN_AA_ROUNDS rounds, so a one-round run cannot pass a spread goal', () => {
+    // One round on the dot read as a spread of 0, a goal of "below 2 %" met by luck.
+    assert.ok(Number.isNaN(aaSpread([1.0])));
+    assert.ok(Number.isNaN(aaSpread([1.0, 1.001, Number.NaN])));
+    assert.equal(aaSpread(Array.from({ length: MIN_AA_ROUNDS }, () => 1)), 0);
+    assert.equal(compareWithAA([1.2, 1.2, 1.2], aaSpread([1.0])).verdict, 'no difference');
   });
 
   it('compareWithAA: inside the A/A spread is "no difference", never a gain; outside, costlier or cheaper', () => {

@@ -61,11 +61,16 @@ export function medianInterval(values: readonly number[], z = 1.96): { low: numb
   return { low: sorted[k - 1], median: median(sorted), high: sorted[n - k] };
 }
 
+/** Below this many A/A rounds the spread is unknown: one round's offset from 1 says nothing about its noise. */
+export const MIN_AA_ROUNDS = 3;
+
 /**
  * How far the baseline measured against itself (A/A) lands from 1: its median's offset or its
- * interval's half-width, whichever is larger. Differences within it are not differences.
+ * interval's half-width, whichever is larger. Differences within it are not differences. NaN (so
+ * no goal that needs it is met) with fewer than MIN_AA_ROUNDS rounds.
  */
 export function aaSpread(aaRatios: readonly number[]): number {
+  if (aaRatios.filter((v) => Number.isFinite(v)).length < MIN_AA_ROUNDS) return Number.NaN;
   const { low, median: m, high } = medianInterval(aaRatios);
   return Math.max(Math.abs(m - 1), (high - low) / 2);
 }
