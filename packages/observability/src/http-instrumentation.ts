@@ -398,9 +398,10 @@ function trackWithResponseClass(server: Server, tracker: Tracker): boolean {
   const withId = writeHeadWithRequestId(header, BaseResponse.prototype.writeHead as typeof writeHead);
   const baseEmit = BaseResponse.prototype.emit;
   class TrackedResponse extends BaseResponse {
-    readonly [STARTED]: number;
-    /** Declared here, so that the route hook's store finds the property and adds none. */
-    [ROUTE_TEMPLATE]: string | undefined;
+    // `declare`: typed only. A class field would be defined once more, as undefined, before the
+    // constructor's own store; the constructor creates both, so the route stamp adds no property.
+    declare readonly [STARTED]: number;
+    declare [ROUTE_TEMPLATE]: string | undefined;
     constructor(req: RawRequest, options?: object) {
       super(req, options);
       this[STARTED] = performance.now();
