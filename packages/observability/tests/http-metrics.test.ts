@@ -5,6 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { CLIENT_CLOSED_REQUEST, type FinishedRequest, HTTP_DURATION_BUCKETS, UNMATCHED_ROUTE } from '../src/index.js';
+import { newRequestId } from '../src/http-instrumentation.js';
 import { ADAPTERS, type StartOptions, withApp } from './support/app.js';
 import { ItemsController, slowGate, TeapotFilter } from './support/controllers.js';
 import { type Exposition, httpSeries, rawRequest, scrape, select, sampleValue, waitFor } from './support/metrics.js';
@@ -61,6 +62,26 @@ function assertHistogramMatchesCounter(exposition: Exposition): void {
     assert.deepEqual(les, [...HTTP_DURATION_BUCKETS.map(String), '+Inf']);
   }
 }
+
+describe('generated request ids', () => {
+  it('are version 4 UUIDs, all distinct, every digit position random, across several pools', () => {
+    const ids = Array.from({ length: 3 * 512 + 7 }, () => newRequestId());
+    for (const id of ids) assert.match(id, GENERATED_ID);
+    assert.equal(new Set(ids).size, ids.length, 'no id repeats');
+    // Each hex position that carries randomness takes all 16 digits over 1,543 ids (a wrong digit table would not).
+    for (const position of [0, 1, 7, 9, 12, 15, 20, 24, 35]) {
+      assert.equal(new Set(ids.map((id) => id[position])).size, 16, `digits at position ${position}`);
+    }
+    // And no digit is a copy of its neighbour (both digits of a byte from the same table would be).
+    for (let position = 1; position < 36; position++) {
+      if (position === 14 || position === 19 || [8, 13, 18, 23].some((dash) => position === dash || position === dash + 1)) continue;
+      assert.ok(
+        ids.some((id) => id[position] !== id[position - 1]),
+        `position ${position} differs from ${position - 1}`,
+      );
+    }
+  });
+});
 
 for (const adapter of [...ADAPTERS, 'fastify-listener', 'express-listener'] as const) {
   describe(`HTTP instrumentation (${adapter})`, () => {
