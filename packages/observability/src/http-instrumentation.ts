@@ -321,8 +321,9 @@ const ROUTE_TEMPLATE = Symbol('obsnest.routeTemplate');
  * of the route for those its lifecycle rejects first with an error (a malformed or oversized body,
  * an unsupported media type). Not an `onRequest` hook: any hook of that kind makes Fastify run its
  * hook runner, a closure per request, on every request of the route (paired A/B: 1.2 % of the
- * module's CPU per request), where `onError` hooks run only on errors. A response that a plugin's hook sends
- * before the handler without an error, and Fastify's 404 handler, have no template: UNMATCHED.
+ * module's CPU per request), where `onError` hooks run only on errors. A response that a plugin's
+ * hook sends before the handler without an error, and Fastify's 404 handler, have no template:
+ * UNMATCHED.
  */
 export function installOnFastify(app: FastifyLikeInstance, options: HttpInstrumentationOptions): void {
   const t = tracker(options, (_req, res: RoutedResponse) => res[ROUTE_TEMPLATE]);
