@@ -115,7 +115,7 @@ function formatUuids(): string {
       out[p + 1] = lo[x];
     }
   }
-  return out.toString('latin1', 0, 36 * POOLED_IDS);
+  return out.toString('latin1');
 }
 
 export function newRequestId(): string {

@@ -74,7 +74,7 @@ describe('generated request ids', () => {
     }
     // And no digit is a copy of its neighbour (both digits of a byte from the same table would be).
     for (let position = 1; position < 36; position++) {
-      if (position === 14 || position === 19 || [8, 13, 18, 23].some((dash) => position === dash || position === dash + 1)) continue;
+      if ([8, 13, 18, 23].some((dash) => position === dash || position === dash + 1)) continue;
       assert.ok(
         ids.some((id) => id[position] !== id[position - 1]),
         `position ${position} differs from ${position - 1}`,
