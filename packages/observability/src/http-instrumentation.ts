@@ -371,7 +371,8 @@ type RequestListener = (this: Server, req: RawRequest, res: ServerResponse<RawRe
 /**
  * The id joins the headers object Fastify hands to `writeHead`. Set earlier with `res.setHeader`,
  * it sent Node down writeHead's slow path (merging Fastify's headers into the progressive ones
- * and validating each again): 10–15 % of a bare Fastify request (bench/BENCHMARKS.md).
+ * and validating each again): 10–15 % of a bare Fastify request (bench/BENCHMARKS.md). The
+ * listener path's fallback; the response class writes the line itself (`storeHeaderWithRequestId`).
  */
 function writeHeadWithRequestId(header: string, original: typeof writeHead = writeHead) {
   return function writeHeadWithId(this: ServerResponse<RawRequest>, statusCode: number, messageOrHeaders?: unknown, more?: unknown) {
@@ -385,6 +386,40 @@ function writeHeadWithRequestId(header: string, original: typeof writeHead = wri
     }
     return original.call(this, statusCode, messageOrHeaders, more);
   } as ServerResponse['writeHead'];
+}
+
+/** Node's `OutgoingMessage#_storeHeader(firstLine, headers)`: builds the head of a message from its first line and headers. */
+type StoreHeader = (this: ServerResponse, firstLine: string, headers: unknown) => void;
+
+/**
+ * Whether the headers Node is about to write already carry `name` (lower case): the object given
+ * to `writeHead` (Fastify's, whose keys are lower case), the response's own headers (keyed by
+ * lower-cased name), or a raw `[name, value, …]` / `[[name, value], …]` array.
+ */
+function carriesHeader(headers: unknown, name: string): boolean {
+  if (headers === null || typeof headers !== 'object') return false;
+  if (!Array.isArray(headers)) return (headers as Record<string, unknown>)[name] !== undefined;
+  if (headers.length > 0 && Array.isArray(headers[0])) return headers.some((entry) => String(entry[0]).toLowerCase() === name);
+  for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return true;
+  return false;
+}
+
+/**
+ * Writes the id's header line right after the status line, as Node builds the head of the
+ * response: an id of ours is a UUID, and an incoming one is echoed only when `SAFE_REQUEST_ID`
+ * passed it, so Node's validation of a header name and value has nothing to find. Added through
+ * `writeHead`'s headers instead, the line went through that validation (two regular expressions),
+ * Node's match against the headers it interprets, and a new property on Fastify's headers object,
+ * on every response (bench/BENCHMARKS.md). `_storeHeader` is Node's own (`OutgoingMessage`), as it
+ * has been since Node 0.x; where it is missing, `writeHead` adds the header as before.
+ */
+function storeHeaderWithRequestId(header: string, original: StoreHeader): StoreHeader {
+  const prefix = `${header}: `;
+  return function _storeHeader(this: ServerResponse<RawRequest>, firstLine, headers) {
+    const id = this.req[REQUEST_ID];
+    if (id === undefined || carriesHeader(headers, header)) return original.call(this, firstLine, headers);
+    return original.call(this, `${firstLine}${prefix}${id}\r\n`, headers);
+  };
 }
 
 const STARTED = Symbol('obsnest.started');
@@ -420,7 +455,7 @@ function slotOf(server: Server, name: 'IncomingMessage' | 'ServerResponse'): sym
 /**
  * Tracks every response of the server through the class Node creates them with, the
  * `http.createServer({ ServerResponse })` option, which Node keeps under a symbol of the server:
- * the constructor takes the start time and the request id, `writeHead` adds the id, and `emit`
+ * the constructor takes the start time and the request id, `_storeHeader` writes the id, and `emit`
  * sees the one `close` Node emits when a response ends or its connection drops. That costs no
  * listener, closure or own property per request, where the listener path cost 2 µs of a 26 µs
  * Fastify request more (bench/BENCHMARKS.md). Returns false where there is no such symbol.
@@ -434,7 +469,7 @@ function trackWithResponseClass(server: Server, tracker: Tracker): boolean {
   const header = tracker.options.requestIdHeader;
   // Node calls it as `new (req, { highWaterMark, rejectNonStandardBodyWrites })`; its typings know only `req`.
   const BaseResponse = Base as new (req: RawRequest, options?: object) => ServerResponse<RawRequest>;
-  const withId = writeHeadWithRequestId(header, BaseResponse.prototype.writeHead as typeof writeHead);
+  const baseStoreHeader = (BaseResponse.prototype as unknown as { _storeHeader?: StoreHeader })._storeHeader;
   const baseEmit = BaseResponse.prototype.emit;
   class TrackedResponse extends BaseResponse {
     // `declare`: typed only. A class field would be defined once more, as undefined, before the
@@ -448,7 +483,16 @@ function trackWithResponseClass(server: Server, tracker: Tracker): boolean {
       assignRequestId(req, header);
     }
   }
-  (TrackedResponse.prototype as ServerResponse).writeHead = withId;
+  if (typeof baseStoreHeader === 'function')
+    (TrackedResponse.prototype as unknown as { _storeHeader: StoreHeader })._storeHeader = storeHeaderWithRequestId(
+      header,
+      baseStoreHeader,
+    );
+  else
+    (TrackedResponse.prototype as ServerResponse).writeHead = writeHeadWithRequestId(
+      header,
+      BaseResponse.prototype.writeHead as typeof writeHead,
+    );
   (TrackedResponse.prototype as ServerResponse).emit = countedAtClose(baseEmit, tracker);
   slots[key] = TrackedResponse;
   return true;

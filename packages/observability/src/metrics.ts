@@ -1,14 +1,5 @@
 import { getHeapStatistics } from 'node:v8';
-import {
-  Counter,
-  collectDefaultMetrics,
-  Gauge,
-  Histogram,
-  type Metric,
-  type MetricObject,
-  Registry,
-  type RegistryContentType,
-} from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, type MetricObject, Registry, type RegistryContentType } from 'prom-client';
 import {
   DB_POOL_STATES,
   KNOWN_HTTP_METHODS,
@@ -22,6 +13,7 @@ import {
   type QueueState,
 } from './contract.js';
 import { HttpRecorder, type RecordedFamily } from './http-recorder.js';
+import { collectRuntimeMetrics, type RuntimeMetrics } from './runtime-metrics.js';
 
 export interface DbPoolStats {
   /** Connections checked out by a query or transaction. */
@@ -212,6 +204,7 @@ export class AppMetrics {
   private readonly jobDuration;
   private dbPoolSource: (() => DbPoolStats) | undefined;
   private readonly exemplarTraceId: (() => string | undefined) | undefined;
+  private readonly runtime: RuntimeMetrics | undefined;
 
   constructor(options: MetricsOptions) {
     const r = this.registry;
@@ -220,7 +213,7 @@ export class AppMetrics {
     this.defaultLabels = Object.keys(defaults).length > 0 ? { ...defaults } : undefined;
     if (this.defaultLabels) r.setDefaultLabels(this.defaultLabels);
     if (options.defaultMetrics !== false) {
-      collectDefaultMetrics({ register: r });
+      this.runtime = collectRuntimeMetrics(r);
       // prom-client names three gauges with the `_total` suffix that Prometheus reserves for counters,
       // which `promtool check metrics` rejects. Their labelled twins (`nodejs_active_handles{type}`,
       // `nodejs_active_requests{type}`, `nodejs_active_resources{type}`) carry the same numbers.
@@ -343,6 +336,11 @@ export class AppMetrics {
   }
 
   /** Folds any method outside the closed set into `OTHER`. */
+  /** Nest calls it when the application closes: the GC profiler stops (tests and hot reload start many apps in one process). */
+  onModuleDestroy(): void {
+    this.runtime?.stop();
+  }
+
   static methodLabel(method: string | undefined): string {
     return method !== undefined && KNOWN_METHODS.has(method) ? method : OTHER_HTTP_METHOD;
   }

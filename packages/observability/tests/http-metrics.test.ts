@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import type { INestApplication } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -279,6 +280,25 @@ for (const adapter of [...ADAPTERS, 'fastify-listener', 'express-listener'] as c
         assert.notEqual(a, b, 'a fresh id per request');
       }));
 
+    it("writes the request id once, leaves the application's own alone, and gives Node's own answers one", () =>
+      withApp(adapter, itemsApp(), async ({ url }) => {
+        const own = await rawRequest('GET', `${url}/own-id`);
+        assert.equal(own.status, 200);
+        // Node's client joins repeated headers with ", ": a second line would show here.
+        assert.equal(own.headers['x-request-id'], 'set-by-the-app', 'the id the application set, alone');
+        const plain = await rawRequest('GET', `${url}/items/1`);
+        assert.match(String(plain.headers['x-request-id']), GENERATED_ID, 'one id of ours');
+        // No Host header: Node's parser answers 400 itself, with `writeHead(400, ['Connection', 'close'])`,
+        // through the server's response class (so only on the class path, which counts it too).
+        const head = await rawHead(new URL(url), 'GET /items/1 HTTP/1.1\r\nConnection: close\r\n\r\n');
+        assert.match(head[0], /^HTTP\/1\.1 400 /);
+        const ids = head.filter((line) => line.toLowerCase().startsWith('x-request-id:'));
+        if (byClass) {
+          assert.equal(ids.length, 1, `one id line: ${head.join(' | ')}`);
+          assert.match(ids[0].slice('x-request-id:'.length).trim(), GENERATED_ID);
+        } else assert.deepEqual(ids, [], "the listener path never sees Node's own answers");
+      }));
+
     it('reads and writes a custom request id header, whatever its case in the options', () => {
       const finished: FinishedRequest[] = [];
       const observability = { requestIdHeader: 'X-Correlation-Id', onRequestFinished: (r: FinishedRequest) => finished.push(r) };
@@ -393,5 +413,18 @@ for (const adapter of [...ADAPTERS, 'fastify-listener', 'express-listener'] as c
         assert.equal(slow[0].method, 'GET');
       });
     });
+  });
+}
+
+/** Sends `request` as it is over a fresh socket and returns the head of the answer, line by line. */
+function rawHead(url: URL, request: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => socket.end(request));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text.split('\r\n\r\n', 1)[0].split('\r\n')));
   });
 }

@@ -1,4 +1,16 @@
-import { All, type ArgumentsHost, Body, Catch, Controller, type ExceptionFilter, Get, HttpException, Param, Post } from '@nestjs/common';
+import {
+  All,
+  type ArgumentsHost,
+  Body,
+  Catch,
+  Controller,
+  type ExceptionFilter,
+  Get,
+  Header,
+  HttpException,
+  Param,
+  Post,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 
 /** Thrown by `GET /custom`; only `TeapotFilter` knows how to answer it (with 418). */
@@ -75,6 +87,13 @@ export class ItemsController {
   async slow() {
     await slowGate.hold();
     return { slow: true };
+  }
+
+  /** Answers with a request id header of its own, which the instrumentation must leave alone. */
+  @Get('own-id')
+  @Header('x-request-id', 'set-by-the-app')
+  ownId() {
+    return { own: true };
   }
 
   @All('any')
