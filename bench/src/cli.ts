@@ -53,6 +53,9 @@ async function main(): Promise<void> {
   if (!wrkVersion()) throw new Error('wrk is not installed: apt-get install -y wrk (see bench/BENCHMARKS.md, "Load generator")');
   if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0)
     throw new Error('taskset (util-linux) is needed to pin servers and load generator');
+  // The harness itself (every thread) shares wrk's core: what it does between quanta and slices must
+  // not land on the servers' core.
+  spawnSync('taskset', ['-a', '-p', '-c', options.loadCpu, String(process.pid)], { stdio: 'ignore' });
   if ((options.sections.includes('users') || options.sections.includes('growth')) && !existsSync(apiEntry()))
     throw new Error('build first: npx tsc -b');
 

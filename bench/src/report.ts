@@ -300,7 +300,7 @@ export function markdown(r: Results): string {
     out.push('');
     out.push(
       `\`npm pack\` of the library (${r.consumer.tarball}) installed into a fresh Nest app in a temporary directory; the module arm is \`${r.consumer.options}\`. ` +
-        'Three arms per adapter: the bare app, the bare app again (A/A) and the module, a fresh process each every round; within a round the arms take turns in one-second slices, the order reversed every slice. ' +
+        `Three arms per adapter: the bare app, the bare app again (A/A) and the module, a fresh process each every round; within a round ${r.consumer.adapters[0]?.method === undefined ? 'the arms take turns in one-second slices, the order reversed every slice' : `every arm is paused (SIGSTOP) with its own wrk connected and the arms run one at a time (${r.consumer.adapters[0].method}, the order shuffled every cycle); an arm's CPU/request is the CPU its process used over the rotation divided by the responses its wrk received`}. ` +
         "Express has a fourth, `bare-classes`: the bare app whose server creates requests and responses with Express' prototypes, as the module's does, so that the instrumentation's own cost is measured too. " +
         'CPU/req ratios are paired round by round against `bare`, median with its ~95 % interval; a difference inside the A/A spread reads "no difference".',
     );
@@ -365,7 +365,8 @@ export function markdown(r: Results): string {
     out.push(`#### 1b. Real API, \`${r.users.route}\``);
     out.push('');
     out.push(
-      `${r.users.database}; LOG_LEVEL=warn (no access log), NODE_ENV=production. Baseline: the same API with METRICS_ENABLED=false.`,
+      `${r.users.database}; LOG_LEVEL=warn (no access log), NODE_ENV=production. Baseline: the same API with METRICS_ENABLED=false, and again (A/A). ` +
+        'Fresh processes every round, taking turns in quanta while the others are paused, so latencies are not measured (–).',
     );
     out.push('');
     out.push(

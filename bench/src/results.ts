@@ -46,6 +46,8 @@ export interface RoundSample {
   /** Share of one core the server used during the round. */
   readonly cpuShare: number;
   readonly rssBytes: number;
+  /** Resident set size once started, before any load (rotated rounds only). */
+  readonly idleRssBytes?: number;
   readonly heapUsedBytes: number;
   readonly errors: number;
 }
@@ -340,6 +342,8 @@ export interface ConsumerComparison {
 export interface ConsumerAdapterResult {
   readonly adapter: 'express' | 'fastify';
   readonly rounds: number;
+  /** How the arms shared the machine within a round (absent in results before the rotation). */
+  readonly method?: string;
   readonly arms: readonly ConsumerArm[];
   /** A/A: `bare-again` against `bare`; the larger of its median offset and its interval half-width. */
   readonly aaSpread: number;

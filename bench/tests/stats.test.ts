@@ -11,6 +11,7 @@ import {
   medianInterval,
   min,
   pairedRatios,
+  rotationSchedule,
   shuffled,
   spread,
 } from '../src/lib/stats.js';
@@ -99,5 +100,17 @@ describe('bench statistics', () => {
     assert.deepEqual(flippedOrder(['a', 'b', 'c'], 1), ['a', 'b', 'c']);
     assert.deepEqual(flippedOrder(['a', 'b', 'c'], 2), ['c', 'b', 'a']);
     assert.deepEqual(flippedOrder(['a', 'b', 'c'], 3), ['a', 'b', 'c']);
+  });
+
+  it('rotationSchedule: every arm once per cycle, in orders that vary between cycles, reproducible from the seed', () => {
+    const schedule = rotationSchedule(3, 40, 7);
+    assert.equal(schedule.length, 120);
+    const cycles = Array.from({ length: 40 }, (_, c) => schedule.slice(c * 3, c * 3 + 3));
+    for (const cycle of cycles) assert.deepEqual([...cycle].sort(), [0, 1, 2], 'each cycle runs every arm once');
+    const predecessors = new Set(schedule.slice(1).flatMap((arm, i) => (arm === schedule[i] ? [] : [`${schedule[i]}>${arm}`])));
+    assert.equal(predecessors.size, 6, 'every arm follows every other one at some point');
+    assert.ok(new Set(cycles.map((c) => c.join())).size > 3, 'orders vary between cycles');
+    assert.deepEqual(rotationSchedule(3, 40, 7), schedule, 'same seed, same schedule');
+    assert.notDeepEqual(rotationSchedule(3, 40, 8), schedule);
   });
 });

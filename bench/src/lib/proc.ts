@@ -1,6 +1,6 @@
 /** Server processes under test: started pinned to one core, measured through /proc, stopped at the end. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Clock ticks per second of /proc/<pid>/stat (sysconf(_SC_CLK_TCK)); 100 on every Linux we target. */
@@ -141,6 +141,34 @@ export class ServerProcess {
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
   }
 
+  /**
+   * CPU time of every thread of the process, in nanoseconds, from the scheduler's own accounting
+   * (`/proc/<pid>/task/<tid>/schedstat`): exact, where `/proc/<pid>/stat` counts 10 ms ticks.
+   * Threads never exit in a Node server under load (V8's and libuv's pools are fixed), so the sum
+   * over the living ones is the process's.
+   */
+  cpuNanoseconds(): number {
+    if (this.exited) return Number.NaN;
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
+      try {
+        total += Number(readFileSync(`/proc/${this.pid}/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+    return total;
+  }
+
+  /** Stops the whole process (SIGSTOP): it uses no CPU and answers nothing until `resume`. */
+  pause(): void {
+    if (!this.exited) this.child.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    if (!this.exited) this.child.kill('SIGCONT');
+  }
+
   /** Resident set size in bytes. */
   rssBytes(): number {
     let status: string;
@@ -155,6 +183,8 @@ export class ServerProcess {
 
   async stop(): Promise<void> {
     if (this.exited) return;
+    // A paused process would not handle SIGTERM until continued.
+    this.child.kill('SIGCONT');
     this.child.kill('SIGTERM');
     const patience = new AbortController();
     const done = await Promise.race([

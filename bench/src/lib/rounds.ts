@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerProcess } from './proc.js';
-import { flippedOrder, median, shuffled, spread } from './stats.js';
+import { flippedOrder, median, rotationSchedule, shuffled, spread } from './stats.js';
 import { type WrkResult, wrk } from './wrk.js';
 import type { RoundSample, Medians, Ratios, TargetSummary } from '../results.js';
 export type { RoundSample, Medians, Ratios, TargetSummary };
@@ -143,101 +143,139 @@ export interface FreshArm {
   start(round: number): Promise<ServerProcess>;
 }
 
-export interface SlicedOptions {
+export interface RotatedOptions {
+  /** Rounds to run at least; each starts every arm afresh. */
   rounds: number;
-  /** Seconds of load per arm per round, given in one-second slices. */
+  /** Rounds to run at most while `more` asks for another (default `rounds`). */
+  maxRounds?: number;
+  /** Called after every round from `rounds` on with the samples so far: true runs one more. */
+  more?(samples: ReadonlyMap<string, readonly RoundSample[]>): boolean;
+  /** Seconds each arm runs per round, in quanta. */
   seconds: number;
+  /** Length of one quantum, in ms (default QUANTUM_MS). */
+  quantumMs?: number;
   warmupSeconds: number;
   connections: number;
   loadCpu: string;
+  seed: number;
   log(message: string): void;
   /** Runs with the round's servers before the warm-up of round 1 (idle) and after the last round, before they stop. */
   inspect?(servers: ReadonlyMap<string, ServerProcess>, phase: 'first' | 'last'): Promise<void>;
-  /** Runs every round once the arms are warm, before the measured slices (e.g. to pin what the warm-up started). */
+  /** Runs every round once the arms are warm, before they are measured (e.g. to pin what the warm-up started). */
   afterWarmup?(round: number): Promise<void>;
   stop(server: ServerProcess): Promise<void>;
 }
 
-interface SliceTally {
-  cpu: number;
-  requests: number;
-  seconds: number;
-  errors: number;
-  p50: number[];
-  p99: number[];
-  max: number;
-  rss: number;
-  heap: number;
+/** Long enough that a server spends little of it refilling its caches after the others ran, short against the host's drift. */
+export const QUANTUM_MS = 100;
+
+interface Tally {
+  cpuSeconds: number;
+  activeSeconds: number;
 }
 
 /**
- * Rounds with a fresh process per arm, the arms taking turns in one-second slices with the order
- * flipped every slice: the method of the consumer section (see there for what it measured). Two
- * processes of the same app differ by several per cent for their whole life, and the host's speed
- * drifts within a minute; new processes per round put the first in each round's noise, and fine
- * slices make the arms see the same drift.
+ * Rounds with a fresh process per arm. After each arm's warm-up alone, every arm is paused
+ * (SIGSTOP) with a load generator of its own connected, and the arms then run one at a time in
+ * quanta of ~100 ms (SIGCONT … SIGSTOP), the order shuffled every cycle, until each has run
+ * `seconds`. A paused server uses no CPU and answers nothing, so an arm's CPU per request is the
+ * CPU its process used over the whole rotation divided by the responses its wrk received.
+ *
+ * Why: the host's speed drifts by 10–30 % within seconds (a VM sharing its cores), and one-second
+ * slices per arm still let arms see different speeds; quanta this short make every arm see the same
+ * drift. Fresh processes every round put the several per cent by which two processes of the same app
+ * differ for their whole life into each round's noise, which the median over rounds and the A/A arm
+ * account for. Latency is not measured this way (a paused server's requests wait): p50 and p99 are NaN.
  */
-export async function slicedRounds(arms: readonly FreshArm[], options: SlicedOptions): Promise<TargetSummary[]> {
+export async function rotatedRounds(arms: readonly FreshArm[], options: RotatedOptions): Promise<TargetSummary[]> {
   const samples = new Map<string, RoundSample[]>(arms.map((a) => [a.id, []]));
   const warmups = new Map<string, { requests: number; errors: number }>();
-  const slices = Math.max(1, Math.round(options.seconds));
-  for (let round = 1; round <= options.rounds; round++) {
+  const quantumMs = options.quantumMs ?? QUANTUM_MS;
+  const quanta = Math.max(1, Math.round((options.seconds * 1000) / quantumMs));
+  const maxRounds = Math.max(options.rounds, options.maxRounds ?? options.rounds);
+  for (let round = 1; round <= maxRounds; round++) {
+    if (round > options.rounds && !(options.more?.(samples) ?? false)) break;
     const servers = new Map<string, ServerProcess>();
+    const loads: { arm: FreshArm; result: Promise<WrkResult>; abort: AbortController }[] = [];
     try {
       for (const arm of flippedOrder(arms, round)) servers.set(arm.id, await arm.start(round));
-      const url = (arm: FreshArm) => `${servers.get(arm.id)?.url}${arm.path}`;
+      const serverOf = (arm: FreshArm) => servers.get(arm.id) as ServerProcess;
+      const url = (arm: FreshArm) => `${serverOf(arm).url}${arm.path}`;
       if (round === 1) await options.inspect?.(servers, 'first');
+      const idleRss = new Map(arms.map((arm) => [arm.id, serverOf(arm).rssBytes()]));
       for (const arm of arms) {
         const w = await wrk({ url: url(arm), seconds: options.warmupSeconds || 1, connections: options.connections, cpu: options.loadCpu });
         if (w.requests === 0) throw new Error(`${arm.id}: no response during warm-up of round ${round}`);
         if (round === 1) warmups.set(arm.id, { requests: w.requests, errors: errorsOf(w) });
       }
       await options.afterWarmup?.(round);
-      const tallies = new Map<string, SliceTally>(
-        arms.map((a) => [a.id, { cpu: 0, requests: 0, seconds: 0, errors: 0, p50: [], p99: [], max: 0, rss: 0, heap: Number.NaN }]),
-      );
-      for (let slice = 0; slice < slices; slice++) {
-        for (const arm of flippedOrder(arms, round + slice)) {
-          const server = servers.get(arm.id) as ServerProcess;
-          const t = tallies.get(arm.id) as SliceTally;
-          const before = server.cpuSeconds();
-          const r = await wrk({ url: url(arm), seconds: options.seconds / slices, connections: options.connections, cpu: options.loadCpu });
-          t.cpu += server.cpuSeconds() - before;
-          t.requests += r.requests;
-          t.seconds += r.durationUs / 1e6;
-          t.errors += errorsOf(r);
-          t.p50.push(r.latencyUs.p50 / 1000);
-          t.p99.push(r.latencyUs.p99 / 1000);
-          t.max = Math.max(t.max, r.latencyUs.max / 1000);
-          if (slice === slices >> 1) {
-            t.rss = server.rssBytes();
-            t.heap = (await server.call<NodeJS.MemoryUsage>('memory', undefined, 5_000).catch(() => undefined))?.heapUsed ?? Number.NaN;
-          }
-        }
-      }
+      for (const arm of arms) serverOf(arm).pause();
+      // Each wrk gets its connections open and its first requests queued against its paused server.
+      const rotationSeconds = (quanta * arms.length * quantumMs) / 1000;
       for (const arm of arms) {
-        const t = tallies.get(arm.id) as SliceTally;
-        if (t.requests === 0) throw new Error(`${arm.id}: no requests in round ${round}`);
+        const abort = new AbortController();
+        const result = wrk({
+          url: url(arm),
+          seconds: rotationSeconds + 30,
+          timeoutSeconds: rotationSeconds + 30,
+          connections: options.connections,
+          cpu: options.loadCpu,
+          signal: abort.signal,
+        });
+        loads.push({ arm, result, abort });
+      }
+      await sleep(300);
+      const cpuBefore = new Map(arms.map((arm) => [arm.id, serverOf(arm).cpuNanoseconds()]));
+      const tallies = new Map<string, Tally>(arms.map((a) => [a.id, { cpuSeconds: 0, activeSeconds: 0 }]));
+      for (const index of rotationSchedule(arms.length, quanta, options.seed + round * 7919)) {
+        const arm = arms[index];
+        const server = serverOf(arm);
+        const resumed = performance.now();
+        server.resume();
+        await sleep(quantumMs);
+        server.pause();
+        (tallies.get(arm.id) as Tally).activeSeconds += (performance.now() - resumed) / 1000;
+      }
+      // The last responses reach wrk while every server is paused; then wrk stops and reports.
+      await sleep(200);
+      for (const arm of arms)
+        (tallies.get(arm.id) as Tally).cpuSeconds = (serverOf(arm).cpuNanoseconds() - (cpuBefore.get(arm.id) as number)) / 1e9;
+      for (const load of loads) load.abort.abort();
+      const results = await Promise.all(loads.map((l) => l.result));
+      for (const arm of arms) serverOf(arm).resume();
+      arms.forEach((arm, i) => {
+        const r = results[i];
+        const t = tallies.get(arm.id) as Tally;
+        if (r.requests === 0 || errorsOf(r) > 0) {
+          const state = serverOf(arm).hasExited ? `exited: ${serverOf(arm).errorOutput.slice(-1500)}` : 'still running';
+          throw new Error(
+            `${arm.id}: ${r.requests} responses, errors ${JSON.stringify(r.errors)} in round ${round}; the server is ${state}`,
+          );
+        }
         samples.get(arm.id)?.push({
           round,
-          requests: t.requests,
-          seconds: t.seconds,
-          rps: t.requests / t.seconds,
-          p50Ms: median(t.p50),
-          p99Ms: median(t.p99),
-          maxMs: t.max,
-          cpuUsPerRequest: (t.cpu / t.requests) * 1e6,
-          cpuShare: t.cpu / t.seconds,
-          rssBytes: t.rss,
-          heapUsedBytes: t.heap,
-          errors: t.errors,
+          requests: r.requests,
+          seconds: t.activeSeconds,
+          rps: r.requests / t.activeSeconds,
+          p50Ms: Number.NaN,
+          p99Ms: Number.NaN,
+          maxMs: Number.NaN,
+          cpuUsPerRequest: (t.cpuSeconds / r.requests) * 1e6,
+          cpuShare: t.cpuSeconds / t.activeSeconds,
+          rssBytes: serverOf(arm).rssBytes(),
+          idleRssBytes: idleRss.get(arm.id) as number,
+          heapUsedBytes: Number.NaN,
+          errors: errorsOf(r),
         });
-      }
+      });
       options.log(
-        `  round ${round}/${options.rounds}: ${arms.map((a) => `${a.id} ${samples.get(a.id)?.at(-1)?.cpuUsPerRequest.toFixed(1)}µs/req`).join(' | ')}`,
+        `  round ${round}: ${arms.map((a) => `${a.id} ${samples.get(a.id)?.at(-1)?.cpuUsPerRequest.toFixed(1)}µs/req`).join(' | ')}`,
       );
-      if (round === options.rounds) await options.inspect?.(servers, 'last');
+      const last = round === maxRounds || (round >= options.rounds && !(options.more?.(samples) ?? false));
+      if (last) await options.inspect?.(servers, 'last');
     } finally {
+      for (const load of loads) load.abort.abort();
+      await Promise.allSettled(loads.map((l) => l.result));
       for (const server of servers.values()) await options.stop(server);
     }
   }

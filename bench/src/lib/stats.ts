@@ -49,6 +49,14 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
   return out;
 }
 
+/** Every arm index `quanta` times, one cycle of all arms after another, each cycle in a fresh (seeded) order, so no arm always follows the same one. */
+export function rotationSchedule(arms: number, quanta: number, seed: number): number[] {
+  const order: number[] = [];
+  const indices = Array.from({ length: arms }, (_, i) => i);
+  for (let cycle = 0; cycle < quanta; cycle++) order.push(...shuffled(indices, seed + cycle));
+  return order;
+}
+
 /**
  * The median with a distribution-free ~95 % interval: the order statistics at ranks k and n−k+1,
  * k from the binomial(n, ½) normal approximation (for n < 6 the interval is min–max).

@@ -12,7 +12,9 @@ import type { Context } from '../context.js';
 import { httpText } from '../lib/http.js';
 import { ServerProcess } from '../lib/proc.js';
 import { apiEntry } from '../soak/api.js';
-import { slicedRounds, type TargetSummary } from '../lib/rounds.js';
+import { type RoundSample, rotatedRounds, type TargetSummary } from '../lib/rounds.js';
+import { aaSpread, pairedRatios } from '../lib/stats.js';
+import { AA_TARGET } from './consumer.js';
 import type { Adapter } from '../variants.js';
 import { counted } from './flood.js';
 import { type MemoryReading, memoryOf } from './overhead.js';
@@ -79,7 +81,7 @@ async function validate(server: ServerProcess, id: string, userId: string, metri
 /**
  * Pins the PostgreSQL backends serving the bench database to the load generator's core. Unpinned,
  * the scheduler may put them on the API's core too, where they would take turns with the API in its
- * own measured slices; the API's pool opens its connections during the warm-up, so that is when they
+ * own measured quanta; the API's pool opens its connections during the warm-up, so that is when they
  * exist. Returns how many were pinned.
  */
 async function pinBackends(admin: pg.Client, database: string, cpu: string): Promise<number> {
@@ -168,13 +170,23 @@ export async function runUsers(ctx: Context): Promise<UsersResult> {
             if (arm.metricsEnabled) malformed.push(await probeMalformed(ctx, adapter, servers.get(arm.id) as ServerProcess));
       };
       ctx.log(
-        `users: ${adapter}, ${ctx.options.rounds} rounds of fresh processes, ${ctx.options.warmupSeconds}s warm-up each, then ${ctx.options.seconds}s per arm in one-second slices`,
+        `users: ${adapter}, ${ctx.options.rounds}+ rounds of fresh processes, ${ctx.options.warmupSeconds}s warm-up each, then ${ctx.options.seconds}s per arm in quanta`,
       );
       const afterWarmup = async (round: number) => {
         const pinned = await pinBackends(admin, dbName, ctx.options.loadCpu);
         if (round === 1) ctx.log(`users: ${pinned} PostgreSQL backends pinned to core ${ctx.options.loadCpu}, with wrk`);
       };
-      const summaries = await slicedRounds(arms, { ...ctx.options, log: ctx.log, inspect, afterWarmup, stop });
+      const cpuOf = (samples: ReadonlyMap<string, readonly RoundSample[]>, arm: string) =>
+        (samples.get(`${adapter}/api-metrics-${arm}`) ?? []).map((x) => x.cpuUsPerRequest);
+      const summaries = await rotatedRounds(arms, {
+        ...ctx.options,
+        maxRounds: ctx.options.rounds * 3,
+        more: (samples) => !(aaSpread(pairedRatios(cpuOf(samples, 'off-again'), cpuOf(samples, 'off'))) < AA_TARGET),
+        log: ctx.log,
+        inspect,
+        afterWarmup,
+        stop,
+      });
       for (const arm of arms)
         variants.push({
           id: arm.id,
