@@ -24,7 +24,8 @@ if (command !== 'run' && command !== 'soak' && command !== 'tracing') {
 /** @param {string} file @param {string[]} argv @param {string} cwd */
 const node = (file, argv, cwd = root) => execFileSync(process.execPath, [file, ...argv], { cwd, stdio: 'inherit' });
 
-node(join(root, 'scripts/ensure-deps.mjs'), []);
+// --system: the Debian packages too, wrk (the load generator) among them.
+node(join(root, 'scripts/ensure-deps.mjs'), ['--system']);
 const marker = join(bench, 'node_modules', '.package-lock.json');
 const lock = join(bench, 'package-lock.json');
 if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs)) {

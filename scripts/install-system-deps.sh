@@ -17,6 +17,8 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v haproxy >/dev/null || need+=(haproxy)
 # The long-term store behind Prometheus in HA (PROMETHEUS_REPLICAS > 1).
 command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
+# The benchmarks' load generator (`npm run bench`, bench/BENCHMARKS.md).
+command -v wrk >/dev/null || need+=(wrk)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages present"
   exit 0
