@@ -89,10 +89,10 @@ const USAGE = `npm run bench -- [--smoke] [options]
   --smoke                 quick validation run (< 2 min); results go to bench/results/<date>-smoke.*
   --only LIST             sections to run, comma-separated: ${SECTIONS.join(',')}
   --adapters LIST         express,fastify (default both)
-  --rounds N              interleaved rounds per variant (full 5, smoke 2)
+  --rounds N              interleaved rounds per variant (full 5, smoke 2); the users section adds rounds, up to 3N, while its A/A spread is ≥ 2 %
   --duration S            seconds of load per variant per round (full 5, smoke 1)
   --warmup S              warm-up seconds per variant (full 3, smoke 0: none)
-  --consumer-rounds N     minimum rounds of the consumer section, up to 2N while its A/A spread is ≥ 2 % (full 10, smoke 2)
+  --consumer-rounds N     minimum rounds of the consumer section, up to 3N while its A/A spread is ≥ 2 % (full 10, smoke 2)
   --consumer-duration S   seconds of load per arm per consumer round (full 3, smoke 1)
   --connections N         load generator connections (default 32)
   --requests N            cardinality-attack requests per adapter (full 1000000, smoke 20000)

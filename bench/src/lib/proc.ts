@@ -32,6 +32,8 @@ export class ServerProcess {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private exited = false;
+  /** How it ended: `exit code N` or `signal SIGx`. */
+  private ending = '';
   private stderr = '';
   readonly exitedPromise: Promise<number | null>;
 
@@ -41,8 +43,9 @@ export class ServerProcess {
     readonly port: number,
   ) {
     this.exitedPromise = new Promise((resolve) =>
-      child.once('exit', (code) => {
+      child.once('exit', (code, signal) => {
         this.exited = true;
+        this.ending = signal === null ? `exit code ${code}` : `signal ${signal}`;
         for (const p of this.pending.values()) p.reject(new Error(`${name} exited (${code}) ${this.stderr.slice(-2000)}`));
         this.pending.clear();
         resolve(code);
@@ -77,12 +80,22 @@ export class ServerProcess {
     return this.stderr;
   }
 
+  /** `exit code N` or `signal SIGx` once it has exited, else ''. */
+  get exitStatus(): string {
+    return this.ending;
+  }
+
   /** Starts `taskset -c <cpu> node <flags> <entry>`; taskset execs node, so the pid is the server's. */
   static async start(options: StartOptions): Promise<ServerProcess> {
     const port = Number(options.env.PORT ?? (await freePort()));
+    // Detached: a session of its own. Servers are paused (SIGSTOP) between quanta, and when a process
+    // group with a stopped member becomes orphaned (the shell that started the bench in the background
+    // exits) the kernel sends it SIGHUP, which ends a Node process: rounds failed with a server "gone
+    // (signal SIGHUP)". The bench stops its servers itself, on SIGINT and SIGTERM too.
     const child = spawn('taskset', ['-c', options.cpu, process.execPath, ...(options.nodeFlags ?? []), options.entry], {
       env: { ...process.env, ...options.env, PORT: String(port) },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      detached: true,
     });
     const server = new ServerProcess(options.name, child, port);
     const timeoutMs = options.startTimeoutMs ?? 60_000;

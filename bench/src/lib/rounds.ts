@@ -174,11 +174,65 @@ interface Tally {
   activeSeconds: number;
 }
 
+interface Load {
+  result: Promise<WrkResult>;
+  abort: AbortController;
+}
+
 /**
- * Rounds with a fresh process per arm. After each arm's warm-up alone, every arm is paused
- * (SIGSTOP) with a load generator of its own connected, and the arms then run one at a time in
- * quanta of ~100 ms (SIGCONT … SIGSTOP), the order shuffled every cycle, until each has run
- * `seconds`. A paused server uses no CPU and answers nothing, so an arm's CPU per request is the
+ * One rotation: every arm paused with its own wrk connected, then the arms running one at a time in
+ * quanta, the order shuffled every cycle, until each has run `seconds`; every arm is paused at the end.
+ * `loads` collects the load generators so that the caller can stop them if this throws.
+ */
+async function rotation(
+  arms: readonly FreshArm[],
+  serverOf: (arm: FreshArm) => ServerProcess,
+  loads: Load[],
+  options: Pick<RotatedOptions, 'seconds' | 'quantumMs' | 'connections' | 'loadCpu' | 'seed'>,
+): Promise<{ results: WrkResult[]; tallies: Tally[] }> {
+  const quantumMs = options.quantumMs ?? QUANTUM_MS;
+  const quanta = Math.max(1, Math.round((options.seconds * 1000) / quantumMs));
+  for (const arm of arms) serverOf(arm).pause();
+  // Each wrk gets its connections open and its first requests queued against its paused server.
+  const rotationSeconds = (quanta * arms.length * quantumMs) / 1000;
+  const mine = arms.map((arm) => {
+    const abort = new AbortController();
+    const result = wrk({
+      url: `${serverOf(arm).url}${arm.path}`,
+      seconds: rotationSeconds + 30,
+      timeoutSeconds: rotationSeconds + 30,
+      connections: options.connections,
+      cpu: options.loadCpu,
+      signal: abort.signal,
+    });
+    return { result, abort };
+  });
+  loads.push(...mine);
+  await sleep(300);
+  const cpuBefore = arms.map((arm) => serverOf(arm).cpuNanoseconds());
+  const tallies: Tally[] = arms.map(() => ({ cpuSeconds: 0, activeSeconds: 0 }));
+  for (const index of rotationSchedule(arms.length, quanta, options.seed)) {
+    const server = serverOf(arms[index]);
+    const resumed = performance.now();
+    server.resume();
+    await sleep(quantumMs);
+    server.pause();
+    tallies[index].activeSeconds += (performance.now() - resumed) / 1000;
+  }
+  // The last responses reach wrk while every server is paused; then wrk stops and reports.
+  await sleep(200);
+  arms.forEach((arm, i) => {
+    tallies[i].cpuSeconds = (serverOf(arm).cpuNanoseconds() - cpuBefore[i]) / 1e9;
+  });
+  for (const load of mine) load.abort.abort();
+  return { results: await Promise.all(mine.map((l) => l.result)), tallies };
+}
+
+/**
+ * Rounds with a fresh process per arm. Every arm is paused (SIGSTOP) with a load generator of its
+ * own connected, and the arms then run one at a time in quanta of ~100 ms (SIGCONT … SIGSTOP), the
+ * order shuffled every cycle, until each has run `warmupSeconds` (the warm-up), then again, with new
+ * load generators, until each has run `seconds` (the measure). A paused server uses no CPU and answers nothing, so an arm's CPU per request is the
  * CPU its process used over the whole rotation divided by the responses its wrk received.
  *
  * Why: the host's speed drifts by 10–30 % within seconds (a VM sharing its cores), and one-second
@@ -190,64 +244,40 @@ interface Tally {
 export async function rotatedRounds(arms: readonly FreshArm[], options: RotatedOptions): Promise<TargetSummary[]> {
   const samples = new Map<string, RoundSample[]>(arms.map((a) => [a.id, []]));
   const warmups = new Map<string, { requests: number; errors: number }>();
-  const quantumMs = options.quantumMs ?? QUANTUM_MS;
-  const quanta = Math.max(1, Math.round((options.seconds * 1000) / quantumMs));
   const maxRounds = Math.max(options.rounds, options.maxRounds ?? options.rounds);
   for (let round = 1; round <= maxRounds; round++) {
     if (round > options.rounds && !(options.more?.(samples) ?? false)) break;
     const servers = new Map<string, ServerProcess>();
-    const loads: { arm: FreshArm; result: Promise<WrkResult>; abort: AbortController }[] = [];
+    const loads: Load[] = [];
     try {
       for (const arm of flippedOrder(arms, round)) servers.set(arm.id, await arm.start(round));
       const serverOf = (arm: FreshArm) => servers.get(arm.id) as ServerProcess;
-      const url = (arm: FreshArm) => `${serverOf(arm).url}${arm.path}`;
       if (round === 1) await options.inspect?.(servers, 'first');
       const idleRss = new Map(arms.map((arm) => [arm.id, serverOf(arm).rssBytes()]));
-      for (const arm of arms) {
-        const w = await wrk({ url: url(arm), seconds: options.warmupSeconds || 1, connections: options.connections, cpu: options.loadCpu });
+      // The warm-up is a rotation too: every arm then has the same history when it is measured. Warmed
+      // one after the other, the first arm idled longest before its measure (V8 shrinks an idle heap)
+      // and the last was paused with its JIT compiler's background work unfinished, which then ran
+      // inside the measure: paired ratios moved by 4 % in an A/A pair and by 20 % for one arm, with
+      // the arm's place in that order.
+      const warmup = await rotation(arms, serverOf, loads, {
+        ...options,
+        seconds: options.warmupSeconds || 1,
+        seed: options.seed + round * 7919 + 1,
+      });
+      arms.forEach((arm, i) => {
+        const w = warmup.results[i];
         if (w.requests === 0) throw new Error(`${arm.id}: no response during warm-up of round ${round}`);
         if (round === 1) warmups.set(arm.id, { requests: w.requests, errors: errorsOf(w) });
-      }
+      });
       await options.afterWarmup?.(round);
-      for (const arm of arms) serverOf(arm).pause();
-      // Each wrk gets its connections open and its first requests queued against its paused server.
-      const rotationSeconds = (quanta * arms.length * quantumMs) / 1000;
-      for (const arm of arms) {
-        const abort = new AbortController();
-        const result = wrk({
-          url: url(arm),
-          seconds: rotationSeconds + 30,
-          timeoutSeconds: rotationSeconds + 30,
-          connections: options.connections,
-          cpu: options.loadCpu,
-          signal: abort.signal,
-        });
-        loads.push({ arm, result, abort });
-      }
-      await sleep(300);
-      const cpuBefore = new Map(arms.map((arm) => [arm.id, serverOf(arm).cpuNanoseconds()]));
-      const tallies = new Map<string, Tally>(arms.map((a) => [a.id, { cpuSeconds: 0, activeSeconds: 0 }]));
-      for (const index of rotationSchedule(arms.length, quanta, options.seed + round * 7919)) {
-        const arm = arms[index];
-        const server = serverOf(arm);
-        const resumed = performance.now();
-        server.resume();
-        await sleep(quantumMs);
-        server.pause();
-        (tallies.get(arm.id) as Tally).activeSeconds += (performance.now() - resumed) / 1000;
-      }
-      // The last responses reach wrk while every server is paused; then wrk stops and reports.
-      await sleep(200);
-      for (const arm of arms)
-        (tallies.get(arm.id) as Tally).cpuSeconds = (serverOf(arm).cpuNanoseconds() - (cpuBefore.get(arm.id) as number)) / 1e9;
-      for (const load of loads) load.abort.abort();
-      const results = await Promise.all(loads.map((l) => l.result));
-      for (const arm of arms) serverOf(arm).resume();
+      const { results, tallies } = await rotation(arms, serverOf, loads, { ...options, seed: options.seed + round * 7919 });
       arms.forEach((arm, i) => {
         const r = results[i];
-        const t = tallies.get(arm.id) as Tally;
+        const t = tallies[i];
         if (r.requests === 0 || errorsOf(r) > 0) {
-          const state = serverOf(arm).hasExited ? `exited: ${serverOf(arm).errorOutput.slice(-1500)}` : 'still running';
+          const state = serverOf(arm).hasExited
+            ? `gone (${serverOf(arm).exitStatus}): ${serverOf(arm).errorOutput.slice(-1500)}`
+            : 'still running';
           throw new Error(
             `${arm.id}: ${r.requests} responses, errors ${JSON.stringify(r.errors)} in round ${round}; the server is ${state}`,
           );
