@@ -181,7 +181,7 @@ interface Load {
 
 /**
  * One rotation: every arm paused with its own wrk connected, then the arms running one at a time in
- * quanta, the order shuffled every cycle, until each has run `seconds`; every arm is paused at the end.
+ * quanta, the order shuffled every cycle, until each has run `seconds`; every arm runs again at the end.
  * `loads` collects the load generators so that the caller can stop them if this throws.
  */
 async function rotation(
@@ -225,7 +225,10 @@ async function rotation(
     tallies[i].cpuSeconds = (serverOf(arm).cpuNanoseconds() - cpuBefore[i]) / 1e9;
   });
   for (const load of mine) load.abort.abort();
-  return { results: await Promise.all(mine.map((l) => l.result)), tallies };
+  const results = await Promise.all(mine.map((l) => l.result));
+  // Running again, for what comes next: the users section's pinning, the probes of `inspect`, `stop`.
+  for (const arm of arms) serverOf(arm).resume();
+  return { results, tallies };
 }
 
 /**
@@ -254,11 +257,10 @@ export async function rotatedRounds(arms: readonly FreshArm[], options: RotatedO
       const serverOf = (arm: FreshArm) => servers.get(arm.id) as ServerProcess;
       if (round === 1) await options.inspect?.(servers, 'first');
       const idleRss = new Map(arms.map((arm) => [arm.id, serverOf(arm).rssBytes()]));
-      // The warm-up is a rotation too: every arm then has the same history when it is measured. Warmed
-      // one after the other, the first arm idled longest before its measure (V8 shrinks an idle heap)
-      // and the last was paused with its JIT compiler's background work unfinished, which then ran
-      // inside the measure: paired ratios moved by 4 % in an A/A pair and by 20 % for one arm, with
-      // the arm's place in that order.
+      // The warm-up is a rotation too, so every arm has the same history when it is measured. Warmed
+      // one after the other, an arm's place in that order moved its measure (a six-arm run: an A/A
+      // pair −4 % in 10 of 10 rounds, one arm +0 or +20–30 % with the start order); the first had
+      // idled longest, the last was paused straight after its warm-up (bench/BENCHMARKS.md, eighth run).
       const warmup = await rotation(arms, serverOf, loads, {
         ...options,
         seconds: options.warmupSeconds || 1,
