@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerProcess } from './proc.js';
-import { flippedOrder, median, rotationSchedule, shuffled, spread } from './stats.js';
+import { AA_TARGET, aaSpread, flippedOrder, median, pairedRatios, rotationSchedule, shuffled, spread } from './stats.js';
 import { type WrkResult, wrk } from './wrk.js';
 import type { RoundSample, Medians, Ratios, TargetSummary } from '../results.js';
 export type { RoundSample, Medians, Ratios, TargetSummary };
@@ -146,10 +146,12 @@ export interface FreshArm {
 export interface RotatedOptions {
   /** Rounds to run at least; each starts every arm afresh. */
   rounds: number;
-  /** Rounds to run at most while `more` asks for another (default `rounds`). */
-  maxRounds?: number;
-  /** Called after every round from `rounds` on with the samples so far: true runs one more. */
-  more?(samples: ReadonlyMap<string, readonly RoundSample[]>): boolean;
+  /**
+   * The A/A pair (the baseline started twice): from `rounds` on, rounds are added, up to
+   * MORE_ROUNDS_FACTOR times as many, while the CPU/request spread of `arm` against `baseline` is
+   * AA_TARGET or more. Without it, exactly `rounds` rounds run.
+   */
+  aa?: { arm: string; baseline: string };
   /** Seconds each arm runs per round, in quanta. */
   seconds: number;
   /** Length of one quantum, in ms (default QUANTUM_MS). */
@@ -165,6 +167,9 @@ export interface RotatedOptions {
   afterWarmup?(round: number): Promise<void>;
   stop(server: ServerProcess): Promise<void>;
 }
+
+/** How many times `rounds` a rotation may run while its A/A spread is above AA_TARGET. */
+export const MORE_ROUNDS_FACTOR = 3;
 
 /** Long enough that a server spends little of it refilling its caches after the others ran, short against the host's drift. */
 export const QUANTUM_MS = 100;
@@ -247,9 +252,14 @@ async function rotation(
 export async function rotatedRounds(arms: readonly FreshArm[], options: RotatedOptions): Promise<TargetSummary[]> {
   const samples = new Map<string, RoundSample[]>(arms.map((a) => [a.id, []]));
   const warmups = new Map<string, { requests: number; errors: number }>();
-  const maxRounds = Math.max(options.rounds, options.maxRounds ?? options.rounds);
-  for (let round = 1; round <= maxRounds; round++) {
-    if (round > options.rounds && !(options.more?.(samples) ?? false)) break;
+  const { aa } = options;
+  const maxRounds = aa === undefined ? options.rounds : options.rounds * MORE_ROUNDS_FACTOR;
+  const cpuOf = (id: string) => (samples.get(id) ?? []).map((s) => s.cpuUsPerRequest);
+  const anotherRound = (round: number) =>
+    round < options.rounds ||
+    (round < maxRounds && aa !== undefined && !(aaSpread(pairedRatios(cpuOf(aa.arm), cpuOf(aa.baseline))) < AA_TARGET));
+  let another = true;
+  for (let round = 1; another; round++) {
     const servers = new Map<string, ServerProcess>();
     const loads: Load[] = [];
     try {
@@ -303,8 +313,8 @@ export async function rotatedRounds(arms: readonly FreshArm[], options: RotatedO
       options.log(
         `  round ${round}: ${arms.map((a) => `${a.id} ${samples.get(a.id)?.at(-1)?.cpuUsPerRequest.toFixed(1)}µs/req`).join(' | ')}`,
       );
-      const last = round === maxRounds || (round >= options.rounds && !(options.more?.(samples) ?? false));
-      if (last) await options.inspect?.(servers, 'last');
+      another = anotherRound(round);
+      if (!another) await options.inspect?.(servers, 'last');
     } finally {
       for (const load of loads) load.abort.abort();
       await Promise.allSettled(loads.map((l) => l.result));

@@ -72,6 +72,9 @@ export function medianInterval(values: readonly number[], z = 1.96): { low: numb
 /** Below this many A/A rounds the spread is unknown: one round's offset from 1 says nothing about its noise. */
 export const MIN_AA_ROUNDS = 3;
 
+/** Below this A/A spread a method can resolve a 3 % goal (the `A/A spread < 2 %` goals). */
+export const AA_TARGET = 0.02;
+
 /**
  * How far the baseline measured against itself (A/A) lands from 1: its median's offset or its
  * interval's half-width, whichever is larger. Differences within it are not differences. NaN (so

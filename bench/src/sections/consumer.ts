@@ -17,7 +17,7 @@ import { httpText } from '../lib/http.js';
 import { ServerProcess } from '../lib/proc.js';
 import { type FreshArm, QUANTUM_MS, rotatedRounds } from '../lib/rounds.js';
 import { aaSpread, compareWithAA, median, pairedRatios } from '../lib/stats.js';
-import type { ConsumerAdapterResult, ConsumerArm, ConsumerResult, RoundSample } from '../results.js';
+import type { ConsumerAdapterResult, ConsumerArm, ConsumerResult } from '../results.js';
 import type { Adapter } from '../variants.js';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -32,9 +32,6 @@ const DEPENDENCIES = [
   'reflect-metadata',
   'rxjs',
 ] as const;
-/** Below this A/A spread the method can resolve the 3 % goal; rounds are added (up to three times as many) until it is. */
-export const AA_TARGET = 0.02;
-
 const versionOf = (name: string) =>
   (JSON.parse(readFileSync(join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -103,7 +100,7 @@ const armIds = (adapter: Adapter): readonly Arm['id'][] => (adapter === 'express
 /**
  * Rounds of fresh processes, the arms taking turns in ~100 ms quanta (`rotatedRounds`): each round
  * gives one paired ratio per arm against `bare`, and rounds are added (up to three times as many)
- * while the A/A spread is still above AA_TARGET.
+ * while the A/A spread is AA_TARGET or more.
  */
 async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<ConsumerAdapterResult> {
   const { consumerRounds, consumerSeconds } = ctx.options;
@@ -124,12 +121,9 @@ async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<
       return server;
     },
   }));
-  const cpuOf = (samples: ReadonlyMap<string, readonly RoundSample[]>, id: Arm['id']) =>
-    (samples.get(id) ?? []).map((s) => s.cpuUsPerRequest);
   const summaries = await rotatedRounds(arms, {
     rounds: consumerRounds,
-    maxRounds: consumerRounds * 3,
-    more: (samples) => !(aaSpread(pairedRatios(cpuOf(samples, 'bare-again'), cpuOf(samples, 'bare'))) < AA_TARGET),
+    aa: { arm: 'bare-again', baseline: 'bare' },
     seconds: consumerSeconds,
     warmupSeconds: ctx.options.warmupSeconds,
     connections: ctx.options.connections,
@@ -142,8 +136,8 @@ async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<
     stop: ctx.stop,
   });
   const samplesOf = (id: Arm['id']) => summaries.find((x) => x.id === id)?.samples ?? [];
-  const byId = new Map(ids.map((id) => [id, samplesOf(id)]));
-  const aa = pairedRatios(cpuOf(byId, 'bare-again'), cpuOf(byId, 'bare'));
+  const cpuOf = (id: Arm['id']) => samplesOf(id).map((s) => s.cpuUsPerRequest);
+  const aa = pairedRatios(cpuOf('bare-again'), cpuOf('bare'));
   const spreadAA = aaSpread(aa);
   const armResult = (id: Arm['id']): ConsumerArm => {
     const s = samplesOf(id);
@@ -169,9 +163,9 @@ async function runAdapter(ctx: Context, dir: string, adapter: Adapter): Promise<
     arms: ids.map(armResult),
     aaSpread: spreadAA,
     aa: compareWithAA(aa, spreadAA),
-    module: compareWithAA(pairedRatios(cpuOf(byId, 'module'), cpuOf(byId, 'bare')), spreadAA),
+    module: compareWithAA(pairedRatios(cpuOf('module'), cpuOf('bare')), spreadAA),
     instrumentation: ids.includes('bare-classes')
-      ? compareWithAA(pairedRatios(cpuOf(byId, 'module'), cpuOf(byId, 'bare-classes')), spreadAA)
+      ? compareWithAA(pairedRatios(cpuOf('module'), cpuOf('bare-classes')), spreadAA)
       : undefined,
   };
 }

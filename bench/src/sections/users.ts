@@ -12,9 +12,7 @@ import type { Context } from '../context.js';
 import { httpText } from '../lib/http.js';
 import { ServerProcess } from '../lib/proc.js';
 import { apiEntry } from '../soak/api.js';
-import { type RoundSample, rotatedRounds, type TargetSummary } from '../lib/rounds.js';
-import { aaSpread, pairedRatios } from '../lib/stats.js';
-import { AA_TARGET } from './consumer.js';
+import { rotatedRounds, type TargetSummary } from '../lib/rounds.js';
 import type { Adapter } from '../variants.js';
 import { counted } from './flood.js';
 import { type MemoryReading, memoryOf } from './overhead.js';
@@ -176,12 +174,9 @@ export async function runUsers(ctx: Context): Promise<UsersResult> {
         const pinned = await pinBackends(admin, dbName, ctx.options.loadCpu);
         if (round === 1) ctx.log(`users: ${pinned} PostgreSQL backends pinned to core ${ctx.options.loadCpu}, with wrk`);
       };
-      const cpuOf = (samples: ReadonlyMap<string, readonly RoundSample[]>, arm: string) =>
-        (samples.get(`${adapter}/api-metrics-${arm}`) ?? []).map((x) => x.cpuUsPerRequest);
       const summaries = await rotatedRounds(arms, {
         ...ctx.options,
-        maxRounds: ctx.options.rounds * 3,
-        more: (samples) => !(aaSpread(pairedRatios(cpuOf(samples, 'off-again'), cpuOf(samples, 'off'))) < AA_TARGET),
+        aa: { arm: `${adapter}/api-metrics-off-again`, baseline: `${adapter}/api-metrics-off` },
         log: ctx.log,
         inspect,
         afterWarmup,

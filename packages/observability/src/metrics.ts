@@ -335,12 +335,12 @@ export class AppMetrics {
     this.collectors.set(def.name, own);
   }
 
-  /** Folds any method outside the closed set into `OTHER`. */
   /** Nest calls it when the application closes: the GC profiler stops (tests and hot reload start many apps in one process). */
   onModuleDestroy(): void {
     this.runtime?.stop();
   }
 
+  /** Folds any method outside the closed set into `OTHER`. */
   static methodLabel(method: string | undefined): string {
     return method !== undefined && KNOWN_METHODS.has(method) ? method : OTHER_HTTP_METHOD;
   }
